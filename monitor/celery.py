@@ -1,0 +1,47 @@
+"""The Celery app: queues, reliability settings and the beat schedule.
+
+Sampling is I/O-bound and gets its own queue, so a deployment can give it many light workers and
+keep CPU-bound work (scoring) on others.
+"""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitor.settings")
+
+app = Celery("tailwatch")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+SAMPLING_QUEUE = "sampling"
+DEFAULT_QUEUE = "default"
+
+app.conf.update(
+    task_default_queue=DEFAULT_QUEUE,
+    task_queues=[Queue(DEFAULT_QUEUE), Queue(SAMPLING_QUEUE)],
+    task_routes={"monitor.tasks.sample_run": {"queue": SAMPLING_QUEUE}},
+    # At-least-once: a message is acknowledged only after its task returns, and a worker takes
+    # one message at a time, so a killed worker loses nothing it had not started.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_ignore_result=True,
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    timezone="UTC",
+)
+
+
+@app.on_after_finalize.connect
+def schedule_dispatcher(sender: Celery, **_: object) -> None:
+    from django.conf import settings
+
+    # One fixed beat entry; which endpoints are due is read from the database on every tick, so
+    # editing an endpoint's interval takes effect without restarting beat.
+    sender.add_periodic_task(
+        float(settings.TAILWATCH_DISPATCH_INTERVAL_SECONDS),
+        sender.signature("monitor.tasks.dispatch_due_runs"),
+        name="dispatch due runs",
+    )

@@ -1,0 +1,263 @@
+"""The only code that speaks HTTP to models: the OpenAI-compatible completions protocol.
+
+OpenAI, vLLM, Ollama, llama.cpp server, TGI and LiteLLM all serve ``POST {base}/chat/completions``
+and most still serve the legacy ``POST {base}/completions``. Each call returns a ``Completion`` or
+a ``CompletionFailure`` and never raises for a bad endpoint: the caller records either one.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+# Worth another try: the server is overloaded, restarting or rate limiting us.
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+# A Retry-After longer than this is not waited for: the sample fails and the run moves on.
+MAX_RETRY_AFTER_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    finish_reason: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency_ms: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class CompletionFailure:
+    kind: str  # short and groupable, e.g. "HTTP 500", "timeout", "malformed response"
+    message: str
+    attempts: int
+    latency_ms: int
+    retryable: bool
+
+
+class RetryBudget:
+    """Caps the retries of a whole run, so a sick endpoint is not hammered by every sample."""
+
+    def __init__(self, retries: int) -> None:
+        self._left = retries
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_requests(cls, requests: int) -> RetryBudget:
+        # Enough for every request to retry when failures are rare, not when they are the rule.
+        return cls(max(10, requests // 5))
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._left <= 0:
+                return False
+            self._left -= 1
+            return True
+
+
+class AttemptFailedError(Exception):
+    """One request went wrong; ``complete`` decides whether to try again."""
+
+    def __init__(
+        self, kind: str, message: str, *, retryable: bool = True, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 4
+    backoff_base: float = 0.5
+    backoff_cap: float = 20.0
+
+    def backoff(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        """Seconds to wait before try ``attempt + 1``: the server's Retry-After when it gave one,
+        otherwise exponential backoff with full jitter (uniform in [0, base·2^attempt])."""
+        if retry_after is not None:
+            return retry_after + rng.uniform(0, 0.1 * max(retry_after, 1.0))
+        return rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class OpenAICompatibleClient:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        provider_kind: str = "chat",
+        api_key: str = "",
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        extra: dict | None = None,
+        timeout: float = 60.0,
+        max_connections: int = 4,
+        policy: RetryPolicy | None = None,
+        budget: RetryBudget | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if provider_kind not in {"chat", "completions"}:
+            raise ValueError(f"unknown provider kind {provider_kind!r}")
+        self.url = base_url.rstrip("/") + (
+            "/chat/completions" if provider_kind == "chat" else "/completions"
+        )
+        self.model = model
+        self.provider_kind = provider_kind
+        self.params = {
+            key: value
+            for key, value in {
+                "temperature": temperature,
+                "top_p": top_p,
+                "max_tokens": max_tokens,
+            }.items()
+            if value is not None
+        }
+        self.params.update(extra or {})
+        self.policy = policy or RetryPolicy()
+        self.budget = budget or RetryBudget(retries=1_000_000)
+        self._sleep = sleep
+        self._rng = random.Random(seed)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(
+            headers=headers,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=max_connections),
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> OpenAICompatibleClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def request_body(self, prompt: str) -> dict:
+        if self.provider_kind == "chat":
+            body: dict = {"model": self.model, "messages": [{"role": "user", "content": prompt}]}
+        else:
+            body = {"model": self.model, "prompt": prompt}
+        return {**body, **self.params}
+
+    def complete(self, prompt: str) -> Completion | CompletionFailure:
+        """Send one prompt, retrying transient failures; never raises for a bad endpoint."""
+        body = self.request_body(prompt)
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                fields = self._attempt(body)
+            except AttemptFailedError as failure:
+                elapsed_ms = round((time.monotonic() - started) * 1000)
+                retryable = failure.retryable
+                message = failure.message
+                if (
+                    failure.retry_after is not None
+                    and failure.retry_after > MAX_RETRY_AFTER_SECONDS
+                ):
+                    message += f" (Retry-After {failure.retry_after:.0f}s is longer than we wait)"
+                    retryable = False
+                if not retryable or attempt >= self.policy.max_attempts or not self.budget.take():
+                    return CompletionFailure(
+                        kind=failure.kind,
+                        message=message,
+                        attempts=attempt,
+                        latency_ms=elapsed_ms,
+                        retryable=retryable,
+                    )
+                self._sleep(self.policy.backoff(attempt - 1, failure.retry_after, self._rng))
+            else:
+                elapsed_ms = round((time.monotonic() - started) * 1000)
+                return Completion(**fields, latency_ms=elapsed_ms, attempts=attempt)
+
+    def _attempt(self, body: dict) -> dict:
+        """One request; the completion's fields, or AttemptFailedError saying what went wrong."""
+        try:
+            response = self._http.post(self.url, json=body)
+        except httpx.TimeoutException as exc:
+            raise AttemptFailedError(
+                "timeout", f"no answer within {self._http.timeout.read}s ({exc!r})"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise AttemptFailedError("connection error", f"{type(exc).__name__}: {exc}") from exc
+        except httpx.InvalidURL as exc:
+            raise AttemptFailedError("invalid URL", str(exc), retryable=False) from exc
+        if response.status_code != 200:
+            kind = f"HTTP {response.status_code}"
+            detail = response.text[:300].strip()
+            raise AttemptFailedError(
+                kind,
+                f"{kind} from {self.url}" + (f": {detail}" if detail else ""),
+                retryable=response.status_code in RETRYABLE_STATUS,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        return self._parse(response)
+
+    def _parse(self, response: httpx.Response) -> dict:
+        # A garbled body is usually a broken proxy or server bug, not a passing hiccup: no retry.
+        try:
+            payload = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise AttemptFailedError(
+                "malformed response",
+                f"response is not JSON: {response.text[:200]!r}",
+                retryable=False,
+            ) from exc
+        field = "choices[0].message.content" if self.provider_kind == "chat" else "choices[0].text"
+        try:
+            choice = payload["choices"][0]
+            text = choice["message"]["content"] if self.provider_kind == "chat" else choice["text"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise AttemptFailedError(
+                "malformed response",
+                f"response has no {field}: {json.dumps(payload)[:200]}",
+                retryable=False,
+            ) from exc
+        if not isinstance(text, str):
+            raise AttemptFailedError(
+                "malformed response", f"{field} is {type(text).__name__}, not text", retryable=False
+            )
+        usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
+        return {
+            "text": text,
+            "finish_reason": str(choice.get("finish_reason") or ""),
+            "prompt_tokens": _count(usage.get("prompt_tokens")),
+            "completion_tokens": _count(usage.get("completion_tokens")),
+        }
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and value >= 0 else None

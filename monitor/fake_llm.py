@@ -1,0 +1,221 @@
+"""A fake OpenAI-compatible model server: real HTTP, scripted faults.
+
+Used three ways: by the test suite (``FakeLLMServer`` on 127.0.0.1, a random port), by hand
+(``manage.py fake_llm --port 8100 --error-rate 0.2``), and as the demo endpoint that ``make up``
+seeds (the same ``respond`` function behind a Django view at ``/demo/v1/``).
+
+Faults come from two places: rates (latency, error rate, malformed rate), drawn per request, and a
+script of the next responses (``fail_next``, ``malformed_next``, ``hang_next``), for tests that
+need an exact sequence.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# Words for replies: common ones, and a tail of rare ones, so the demo's metrics have tails.
+COMMON_WORDS = (
+    "the a of and to in is was it for on with as that by this be are from at or an which "
+    "one have not but they had his her their we can more all also some time year people new "
+    "city river model data world water light small large early later good first last long way"
+).split()
+RARE_WORDS = (
+    "estuary basalt cormorant juniper isthmus lacquer marzipan obsidian quorum saffron "
+    "tamarind vellum zephyr alder bergamot cairn dulcimer fjord gossamer heron ibex kestrel "
+    "loess mistral nacre oriel plinth quince rill sorrel tundra umber verjuice wold yarrow"
+).split()
+WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]+")
+
+
+def fake_reply(prompt: str, rng: random.Random) -> str:
+    """A short varied reply that reuses the prompt's words: plausible enough to be scored."""
+    prompt_words = WORD_RE.findall(prompt)[:12] or ["nothing"]
+    words = [rng.choice(prompt_words)]
+    for _ in range(rng.randint(15, 40)):
+        pool = rng.choices((COMMON_WORDS, prompt_words, RARE_WORDS), weights=(70, 20, 10))[0]
+        words.append(rng.choice(pool))
+    return " ".join(words).capitalize() + "."
+
+
+@dataclass
+class FakeResponse:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass
+class FakeBehaviour:
+    """How the fake answers. Rates are per request; the script overrides them in order."""
+
+    latency: float = 0.0
+    error_rate: float = 0.0
+    error_status: int = 500
+    malformed_rate: float = 0.0
+    seed: int | None = None
+    script: deque[FakeResponse] = field(default_factory=deque)
+    requests: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def fail_next(self, count: int, status: int = 500, retry_after: float | None = None) -> None:
+        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+        body = json.dumps({"error": {"message": f"scripted {status}"}}).encode()
+        self.script.extend(FakeResponse(status, body, headers) for _ in range(count))
+
+    def malformed_next(self, count: int, body: bytes = b"<html>502 Bad Gateway</html>") -> None:
+        self.script.extend(FakeResponse(200, body) for _ in range(count))
+
+    def hang_next(self, count: int, seconds: float) -> None:
+        """Answer only after ``seconds``: longer than the client's timeout, this is a timeout."""
+        self.script.extend(FakeResponse(-1, b"", delay=seconds) for _ in range(count))
+
+    def respond(self, path: str, raw_body: bytes) -> FakeResponse:
+        with self._lock:
+            self.requests += 1
+            scripted = self.script.popleft() if self.script else None
+            draw, reply_seed = self._rng.random(), self._rng.random()
+        if scripted is not None:
+            return scripted
+        if draw < self.error_rate:
+            body = json.dumps({"error": {"message": "injected failure"}}).encode()
+            return FakeResponse(self.error_status, body, delay=self.latency)
+        if draw < self.error_rate + self.malformed_rate:
+            return FakeResponse(200, b'{"choices": [{"oops": true}]', delay=self.latency)
+        response = completion_response(path, raw_body, random.Random(reply_seed))
+        response.delay = self.latency
+        return response
+
+
+def completion_response(path: str, raw_body: bytes, rng: random.Random) -> FakeResponse:
+    """Answer a well-formed request as an OpenAI-compatible server would."""
+    try:
+        request = json.loads(raw_body or b"{}")
+        if not isinstance(request, dict):
+            raise ValueError("body is not a JSON object")
+    except ValueError as exc:
+        return _error(400, f"invalid JSON body: {exc}")
+    if path.endswith("/chat/completions"):
+        messages = request.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return _error(400, "messages must be a non-empty list")
+        prompt = str(messages[-1].get("content", "")) if isinstance(messages[-1], dict) else ""
+        text = fake_reply(prompt, rng)
+        choice = {
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": "stop",
+        }
+        kind = "chat.completion"
+    elif path.endswith("/completions"):
+        prompt = str(request.get("prompt", ""))
+        text = fake_reply(prompt, rng)
+        choice = {"index": 0, "text": text, "finish_reason": "stop"}
+        kind = "text_completion"
+    else:
+        return _error(404, f"no route {path}")
+    body = {
+        "id": f"fake-{rng.getrandbits(48):x}",
+        "object": kind,
+        "created": int(time.time()),
+        "model": str(request.get("model", "fake")),
+        "choices": [choice],
+        "usage": {
+            "prompt_tokens": len(prompt.split()),
+            "completion_tokens": len(text.split()),
+            "total_tokens": len(prompt.split()) + len(text.split()),
+        },
+    }
+    return FakeResponse(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+
+def _error(status: int, message: str) -> FakeResponse:
+    body = json.dumps({"error": {"message": message}}).encode()
+    return FakeResponse(status, body, {"Content-Type": "application/json"})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _FakeHTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw_body = self.rfile.read(length)
+        response = self.server.behaviour.respond(self.path, raw_body)
+        if response.delay:
+            time.sleep(response.delay)
+        if response.status == -1:
+            # A hang that outlived the client: it has gone, so there is no one to answer.
+            self.close_connection = True
+            return
+        self.send_response(response.status)
+        for name, value in {"Content-Type": "application/json", **response.headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+
+class _FakeHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    behaviour: FakeBehaviour
+    verbose: bool = False
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that gave up (timeout) closes its end: that is the point of a hang, not a bug.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class FakeLLMServer:
+    """The fake on 127.0.0.1 in a background thread: ``with FakeLLMServer() as fake: fake.url``."""
+
+    def __init__(
+        self,
+        behaviour: FakeBehaviour | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        verbose: bool = False,
+    ) -> None:
+        self.behaviour = behaviour or FakeBehaviour()
+        self._server = _FakeHTTPServer((host, port), _Handler)
+        self._server.behaviour = self.behaviour
+        self._server.verbose = verbose
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> FakeLLMServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def __enter__(self) -> FakeLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

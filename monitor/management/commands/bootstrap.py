@@ -1,0 +1,35 @@
+"""First-start setup for `make up`: a login for the local user and, on an empty database, a demo."""
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from monitor.services.demo import seed_demo
+
+ADMIN_USERNAME = "admin"
+
+
+class Command(BaseCommand):
+    help = "Create the local login (printed) and seed the demo endpoint on an empty database."
+
+    def handle(self, *args, **options) -> None:
+        password_file = settings.VAR_DIR / "admin-password"
+        users = get_user_model().objects
+        if not users.exists():
+            password = secrets.token_urlsafe(12)
+            users.create_superuser(ADMIN_USERNAME, "", password)
+            password_file.write_text(password + "\n")
+            password_file.chmod(0o600)
+        endpoint = seed_demo()
+        if endpoint:
+            self.stdout.write(
+                f"Seeded the demo endpoint '{endpoint.name}'; it runs within a minute."
+            )
+        self.stdout.write(f"\nTailwatch: open {settings.SITE_URL}/")
+        if password_file.exists():
+            self.stdout.write(
+                f"Log in as '{ADMIN_USERNAME}' with password "
+                f"{password_file.read_text().strip()}  (kept in {password_file})\n"
+            )

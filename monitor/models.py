@@ -1,0 +1,397 @@
+"""What Tailwatch stores: endpoints, versioned prompt sets, runs and their samples.
+
+The pipeline reads and writes these tables in order: an ``Endpoint`` is due, a ``Run`` is created
+against the endpoint's current ``PromptSetVersion``, and the run's worker fills one ``Sample`` per
+(prompt, sample index) slot.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from monitor import crypto
+
+
+class PromptSet(models.Model):
+    """A named set of prompts. Its content lives in numbered, immutable versions."""
+
+    name = models.CharField(
+        max_length=100, unique=True, help_text="Shown wherever the set is used."
+    )
+    description = models.TextField(blank=True, help_text="What the set probes, and its source.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("promptset-detail", args=[self.pk])
+
+    @property
+    def latest_version(self) -> PromptSetVersion | None:
+        return self.versions.order_by("-number").first()
+
+
+class PromptSetVersion(models.Model):
+    """One frozen list of prompts. Runs point here, so a time series compares like with like."""
+
+    prompt_set = models.ForeignKey(PromptSet, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField(help_text="1 for the first upload, then 2, 3, …")
+    source_name = models.CharField(max_length=255, blank=True, help_text="The uploaded file.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["prompt_set", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prompt_set", "number"], name="unique_promptset_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prompt_set.name} v{self.number}"
+
+    @property
+    def is_used(self) -> bool:
+        return self.runs.exists()
+
+    def kind_counts(self) -> dict[str, int]:
+        return dict(Counter(self.prompts.values_list("kind", flat=True)))
+
+
+class PromptKind(models.TextChoices):
+    OPEN = "open", "Open-ended prompt"
+    PROBE = "probe", "Factual probe"
+
+
+class PromptInUseError(ValidationError):
+    """Raised when something tries to change a prompt that a run already used."""
+
+
+class Prompt(models.Model):
+    version = models.ForeignKey(PromptSetVersion, on_delete=models.CASCADE, related_name="prompts")
+    key = models.CharField(
+        max_length=200, help_text="Stable id from the uploaded file; the same across versions."
+    )
+    position = models.PositiveIntegerField(help_text="Order in the uploaded file.")
+    kind = models.CharField(max_length=10, choices=PromptKind.choices, default=PromptKind.OPEN)
+    text = models.TextField(help_text="Sent to the model as the user message.")
+    gold = models.JSONField(
+        default=list, blank=True, help_text="Factual probes: accepted answers (aliases)."
+    )
+    popularity = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Factual probes: how well known the entity asked about is (e.g. population).",
+    )
+
+    class Meta:
+        ordering = ["version", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "key"], name="unique_prompt_key_per_version")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    def save(self, *args, **kwargs) -> None:
+        # Changing a used prompt would silently rewrite the history of every series built on it.
+        if self.pk and self.version.is_used:
+            raise PromptInUseError(f"{self.version} was used by a run; upload a new version.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.version.is_used:
+            raise PromptInUseError(f"{self.version} was used by a run; its prompts are frozen.")
+        return super().delete(*args, **kwargs)
+
+
+class ProviderKind(models.TextChoices):
+    CHAT = "chat", "OpenAI-compatible chat completions (/chat/completions)"
+    COMPLETIONS = "completions", "OpenAI-compatible legacy completions (/completions)"
+
+
+class ApiKeyUnavailableError(Exception):
+    """The endpoint's API key cannot be read: a missing variable or an undecryptable value."""
+
+
+class Endpoint(models.Model):
+    """A model behind an OpenAI-compatible HTTP API, sampled on a schedule."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="A short unique name.")
+    model_family = models.CharField(
+        max_length=100, help_text="Groups versions of one model for comparison, e.g. 'support-bot'."
+    )
+    version_label = models.CharField(
+        max_length=100, blank=True, help_text="This endpoint's version of the family, e.g. 'v3'."
+    )
+    provider_kind = models.CharField(
+        max_length=20, choices=ProviderKind.choices, default=ProviderKind.CHAT
+    )
+    base_url = models.URLField(
+        max_length=500,
+        help_text="The API root that /chat/completions is appended to, "
+        "e.g. https://api.openai.com/v1 or http://vllm:8000/v1.",
+    )
+    model = models.CharField(max_length=200, help_text="The model id sent in each request.")
+    api_key_encrypted = models.TextField(
+        blank=True, editable=False, help_text="The API key, encrypted at rest."
+    )
+    api_key_env = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Or: the name of an environment variable that holds the API key.",
+    )
+    temperature = models.FloatField(
+        default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)]
+    )
+    top_p = models.FloatField(
+        default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    max_tokens = models.PositiveIntegerField(default=256, validators=[MinValueValidator(1)])
+    extra_params = models.JSONField(
+        default=dict, blank=True, help_text="Extra JSON fields merged into every request body."
+    )
+    prompt_set = models.ForeignKey(
+        PromptSet,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="endpoints",
+        help_text="Each run uses the newest version of this set.",
+    )
+    samples_per_prompt = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Several samples per prompt show whether the model still varies its answers.",
+    )
+    interval_minutes = models.PositiveIntegerField(
+        default=24 * 60, validators=[MinValueValidator(1)], help_text="Minutes between runs."
+    )
+    concurrency = models.PositiveSmallIntegerField(
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(64)],
+        help_text="Most requests in flight to this endpoint at once.",
+    )
+    timeout_seconds = models.FloatField(
+        default=60.0,
+        validators=[MinValueValidator(0.1), MaxValueValidator(600)],
+        help_text="Per request.",
+    )
+    enabled = models.BooleanField(default=True, help_text="Paused endpoints are not sampled.")
+    next_run_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the next scheduled run starts; empty: at once."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model_family", "version_label", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("endpoint-detail", args=[self.pk])
+
+    @property
+    def interval(self) -> timedelta:
+        return timedelta(minutes=self.interval_minutes)
+
+    # API key: written once, never shown again -----------------------------------------------
+    def set_api_key(self, raw_key: str) -> None:
+        self.api_key_encrypted = crypto.encrypt(raw_key) if raw_key else ""
+
+    def get_api_key(self) -> str:
+        """The key to send, or "" for endpoints that need none."""
+        if self.api_key_env:
+            value = os.environ.get(self.api_key_env)
+            if value is None:
+                raise ApiKeyUnavailableError(
+                    f"environment variable {self.api_key_env} is not set on the worker"
+                )
+            return value
+        if self.api_key_encrypted:
+            try:
+                return crypto.decrypt(self.api_key_encrypted)
+            except crypto.DecryptionError as exc:
+                raise ApiKeyUnavailableError(
+                    "the stored API key cannot be decrypted (was SECRET_KEY or "
+                    "TAILWATCH_ENCRYPTION_KEY changed?); enter the key again"
+                ) from exc
+        return ""
+
+    @property
+    def api_key_source(self) -> str:
+        if self.api_key_env:
+            return f"from ${self.api_key_env}"
+        return "stored, encrypted" if self.api_key_encrypted else "none"
+
+    # Runs --------------------------------------------------------------------------------------
+    def request_params(self) -> dict:
+        """The request settings a run freezes, so its figures can be traced to what was asked."""
+        return {
+            "provider_kind": self.provider_kind,
+            "base_url": self.base_url,
+            "model": self.model,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "extra": self.extra_params,
+            "timeout_seconds": self.timeout_seconds,
+        }
+
+    @property
+    def active_run(self) -> Run | None:
+        return self.runs.filter(status__in=ACTIVE_RUN_STATUSES).order_by("-created_at").first()
+
+    @property
+    def last_run(self) -> Run | None:
+        return self.runs.order_by("-created_at").first()
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Partial"
+    FAILED = "failed", "Failed"
+
+
+ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class RunTrigger(models.TextChoices):
+    SCHEDULE = "schedule", "Schedule"
+    MANUAL = "manual", "Run now"
+
+
+class Run(models.Model):
+    """One pass of an endpoint over a prompt-set version: every prompt, k samples each."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="runs")
+    prompt_set_version = models.ForeignKey(
+        PromptSetVersion, on_delete=models.PROTECT, related_name="runs"
+    )
+    trigger = models.CharField(max_length=10, choices=RunTrigger.choices)
+    status = models.CharField(
+        max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True
+    )
+    request_params = models.JSONField(default=dict, help_text="Endpoint settings at run time.")
+    samples_per_prompt = models.PositiveSmallIntegerField()
+    samples_expected = models.PositiveIntegerField(default=0)
+    samples_succeeded = models.PositiveIntegerField(default=0)
+    samples_failed = models.PositiveIntegerField(default=0)
+    error_summary = models.TextField(blank=True, help_text="Why samples or the run failed.")
+    created_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="How many times a worker took the run up (more than 1: resumed)."
+    )
+    lease_token = models.CharField(max_length=32, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="The worker on it must renew by then."
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["endpoint", "-created_at"], name="run_endpoint_recent"),
+            models.Index(fields=["status", "lease_expires_at"], name="run_status_lease"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint.name} run {self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("run-detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_RUN_STATUSES
+
+    @property
+    def samples_done(self) -> int:
+        return self.samples_succeeded + self.samples_failed
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.samples_expected:
+            return 100 if not self.is_active else 0
+        return min(100, round(100 * self.samples_done / self.samples_expected))
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+    def missing_slots(self) -> list[tuple[Prompt, int]]:
+        """(prompt, sample index) pairs with no sample yet: the work left after a crash."""
+        done = set(self.samples.values_list("prompt_id", "sample_index"))
+        return [
+            (prompt, index)
+            for prompt in self.prompt_set_version.prompts.all()
+            for index in range(self.samples_per_prompt)
+            if (prompt.pk, index) not in done
+        ]
+
+    def count_samples(self) -> tuple[int, int]:
+        """(succeeded, failed) as stored: the source of truth for the counters."""
+        counts = self.samples.aggregate(failed=Count("pk", filter=~Q(error="")), total=Count("pk"))
+        return counts["total"] - counts["failed"], counts["failed"]
+
+    def summarize_errors(self) -> str:
+        """One line such as '3 of 40 samples failed: 2× HTTP 500, 1× timeout'."""
+        kinds = Counter(self.samples.exclude(error="").values_list("error_kind", flat=True))
+        if not kinds:
+            return ""
+        total = sum(kinds.values())
+        parts = ", ".join(f"{n}× {kind}" for kind, n in kinds.most_common())
+        return f"{total} of {self.samples_expected} samples failed: {parts}"
+
+
+class Sample(models.Model):
+    """One model output (or the error that stood in its place) for one prompt of one run."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="samples")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="samples")
+    sample_index = models.PositiveSmallIntegerField()
+    text = models.TextField(blank=True, help_text="The model's output, untrusted.")
+    finish_reason = models.CharField(max_length=50, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1, help_text="Requests made, retries too.")
+    error_kind = models.CharField(max_length=50, blank=True, help_text="e.g. 'HTTP 500'.")
+    error = models.TextField(blank=True, help_text="Empty when the sample succeeded.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["prompt__position", "sample_index"]
+        constraints = [
+            # A retried or resumed task writes each slot at most once.
+            models.UniqueConstraint(
+                fields=["run", "prompt", "sample_index"], name="unique_sample_slot"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run} · {self.prompt.key}#{self.sample_index}"
+
+    @property
+    def ok(self) -> bool:
+        return not self.error

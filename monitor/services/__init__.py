@@ -1,0 +1,1 @@
+"""The logic of the pipeline; views and tasks stay thin and call into these."""

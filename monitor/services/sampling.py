@@ -1,0 +1,314 @@
+"""Sample: decide which endpoints are due, create their runs, and fill each run with samples.
+
+A run is owned by one worker at a time through a lease (``Run.lease_token`` and
+``Run.lease_expires_at``). The worker renews it while it samples; when a worker dies, its lease
+lapses and ``requeue_stale_runs`` hands the run to another worker, which samples only the slots
+still missing. The unique (run, prompt, sample index) constraint makes a second write of a slot
+impossible, so at-least-once delivery never yields duplicate samples.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from monitor.clients.openai_compatible import (
+    Completion,
+    CompletionFailure,
+    OpenAICompatibleClient,
+    RetryBudget,
+    RetryPolicy,
+)
+from monitor.models import (
+    ACTIVE_RUN_STATUSES,
+    ApiKeyUnavailableError,
+    Endpoint,
+    Prompt,
+    Run,
+    RunStatus,
+    RunTrigger,
+    Sample,
+)
+
+log = logging.getLogger(__name__)
+
+# With no success yet, this many failures in a row means the endpoint is down: stop the run
+# rather than wait out every remaining request's retries.
+UNREACHABLE_AFTER_FAILURES = 5
+# A run whose workers keep dying (a poison run) is given up after this many takes.
+MAX_RUN_ATTEMPTS = 5
+
+
+class RunNotStartedError(Exception):
+    """Why a run could not be created, in words for the user."""
+
+
+def _lease_length() -> timedelta:
+    return timedelta(seconds=settings.TAILWATCH_RUN_LEASE_SECONDS)
+
+
+def _enqueue(run: Run) -> None:
+    from monitor import tasks  # tasks import this module
+
+    Run.objects.filter(pk=run.pk).update(enqueued_at=timezone.now())
+    tasks.sample_run.delay(run.pk)
+
+
+def start_run(endpoint: Endpoint, trigger: str = RunTrigger.MANUAL) -> Run:
+    """Create a queued run of ``endpoint`` on its prompt set's newest version, and queue it."""
+    if endpoint.prompt_set is None:
+        raise RunNotStartedError(f"{endpoint} has no prompt set.")
+    version = endpoint.prompt_set.latest_version
+    prompt_count = version.prompts.count() if version else 0
+    if not prompt_count:
+        raise RunNotStartedError(f"Prompt set {endpoint.prompt_set} has no prompts yet.")
+    active = endpoint.active_run
+    if active is not None:
+        raise RunNotStartedError(f"{endpoint} is already running (run {active.pk}).")
+    run = Run.objects.create(
+        endpoint=endpoint,
+        prompt_set_version=version,
+        trigger=trigger,
+        request_params=endpoint.request_params(),
+        samples_per_prompt=endpoint.samples_per_prompt,
+        samples_expected=prompt_count * endpoint.samples_per_prompt,
+    )
+    transaction.on_commit(lambda: _enqueue(run))
+    return run
+
+
+def dispatch_due_runs(now: datetime | None = None) -> list[Run]:
+    """Start a run for every enabled endpoint whose next run time has come."""
+    now = now or timezone.now()
+    due = Endpoint.objects.filter(enabled=True, prompt_set__isnull=False).filter(
+        Q(next_run_at__isnull=True) | Q(next_run_at__lte=now)
+    )
+    started = []
+    for endpoint in due:
+        # Moving next_run_at is the claim: of two dispatchers that read the same row, only the
+        # one whose update still matches the old value starts the run.
+        claimed = Endpoint.objects.filter(pk=endpoint.pk, next_run_at=endpoint.next_run_at).update(
+            next_run_at=now + endpoint.interval
+        )
+        if not claimed:
+            continue
+        try:
+            with transaction.atomic():
+                started.append(start_run(endpoint, RunTrigger.SCHEDULE))
+        except RunNotStartedError as exc:
+            log.info("skipped scheduled run: %s", exc)
+    return started
+
+
+def requeue_stale_runs(now: datetime | None = None) -> list[Run]:
+    """Queue again the runs whose worker died (lease lapsed) or whose message was lost."""
+    now = now or timezone.now()
+    stale_before = now - _lease_length()
+    stale = Run.objects.filter(
+        Q(status=RunStatus.RUNNING, lease_expires_at__lt=now)
+        | Q(status=RunStatus.QUEUED, enqueued_at__lt=stale_before)
+        | Q(status=RunStatus.QUEUED, enqueued_at__isnull=True, created_at__lt=stale_before)
+    ).filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale_before))
+    requeued = []
+    for run in stale:
+        if run.attempts >= MAX_RUN_ATTEMPTS:
+            _give_up(run, now)
+            continue
+        log.warning("re-queuing run %s (%s, lease lapsed or message lost)", run.pk, run.status)
+        _enqueue(run)
+        requeued.append(run)
+    return requeued
+
+
+def _give_up(run: Run, now: datetime) -> None:
+    succeeded, failed = run.count_samples()
+    Run.objects.filter(pk=run.pk, status__in=ACTIVE_RUN_STATUSES).update(
+        status=RunStatus.FAILED,
+        samples_succeeded=succeeded,
+        samples_failed=failed,
+        error_summary=f"gave up: {run.attempts} workers stopped before finishing this run",
+        finished_at=now,
+        lease_token="",
+        lease_expires_at=None,
+    )
+
+
+def claim_run(run_id: int, token: str, now: datetime | None = None) -> Run | None:
+    """Take the run for this worker, unless it is finished or another live worker holds it."""
+    now = now or timezone.now()
+    claimed = (
+        Run.objects.filter(pk=run_id, status__in=ACTIVE_RUN_STATUSES)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .update(
+            status=RunStatus.RUNNING,
+            lease_token=token,
+            lease_expires_at=now + _lease_length(),
+            started_at=Coalesce("started_at", now),
+            attempts=F("attempts") + 1,
+        )
+    )
+    if not claimed:
+        return None
+    return Run.objects.select_related("endpoint", "prompt_set_version").get(pk=run_id)
+
+
+def _renew_lease(run: Run, token: str) -> bool:
+    """Push the lease forward and publish progress; False if another worker took the run."""
+    succeeded, failed = run.count_samples()
+    return bool(
+        Run.objects.filter(pk=run.pk, lease_token=token).update(
+            lease_expires_at=timezone.now() + _lease_length(),
+            samples_succeeded=succeeded,
+            samples_failed=failed,
+        )
+    )
+
+
+def record_sample(
+    run: Run, prompt: Prompt, index: int, outcome: Completion | CompletionFailure
+) -> bool:
+    """Store one slot's outcome; False when the slot was already filled (a resumed duplicate)."""
+    fields: dict = {"latency_ms": outcome.latency_ms, "attempts": outcome.attempts}
+    if isinstance(outcome, Completion):
+        fields.update(
+            text=outcome.text,
+            finish_reason=outcome.finish_reason[:50],
+            prompt_tokens=outcome.prompt_tokens,
+            completion_tokens=outcome.completion_tokens,
+        )
+    else:
+        fields.update(error_kind=outcome.kind[:50], error=outcome.message or outcome.kind)
+    try:
+        with transaction.atomic():
+            Sample.objects.create(run=run, prompt=prompt, sample_index=index, **fields)
+    except IntegrityError:
+        return False
+    return True
+
+
+def client_for(run: Run) -> OpenAICompatibleClient:
+    params = run.request_params
+    return OpenAICompatibleClient(
+        base_url=params["base_url"],
+        model=params["model"],
+        provider_kind=params["provider_kind"],
+        api_key=run.endpoint.get_api_key(),
+        temperature=params["temperature"],
+        top_p=params["top_p"],
+        max_tokens=params["max_tokens"],
+        extra=params["extra"],
+        timeout=params["timeout_seconds"],
+        max_connections=run.endpoint.concurrency,
+        policy=RetryPolicy(
+            max_attempts=settings.TAILWATCH_REQUEST_ATTEMPTS,
+            backoff_base=settings.TAILWATCH_BACKOFF_BASE_SECONDS,
+        ),
+        budget=RetryBudget.for_requests(run.samples_expected),
+    )
+
+
+def sample_run(run_id: int) -> Run | None:
+    """Fill every missing slot of the run, then mark it succeeded, partial or failed.
+
+    Returns None when there was nothing to do (finished, or held by a live worker).
+    """
+    token = uuid.uuid4().hex
+    run = claim_run(run_id, token)
+    if run is None:
+        return None
+    try:
+        client = client_for(run)
+    except ApiKeyUnavailableError as exc:
+        return finish_run(run, token, failure=f"API key unavailable: {exc}")
+    with client:
+        failure = _sample_missing_slots(run, token, client)
+    if failure == _LEASE_LOST:
+        return None
+    return finish_run(run, token, failure=failure)
+
+
+_LEASE_LOST = "lease lost"
+
+
+def _sample_missing_slots(run: Run, token: str, client: OpenAICompatibleClient) -> str:
+    """Sample the run's missing slots with bounded concurrency.
+
+    Returns "" when every slot was tried, ``_LEASE_LOST`` when another worker took over, or the
+    reason the endpoint was given up as unreachable.
+    """
+    slots = iter(run.missing_slots())
+    renew_every = max(1.0, settings.TAILWATCH_RUN_LEASE_SECONDS / 4)
+    successes, failures_in_a_row, last_failure = 0, 0, None
+    pending: dict[Future, tuple[Prompt, int]] = {}
+    with ThreadPoolExecutor(max_workers=run.endpoint.concurrency) as pool:
+
+        def top_up() -> None:
+            # Submit only as many requests as may be in flight, so that a decision to stop
+            # (lease lost, endpoint down) leaves no queue of requests behind it.
+            for prompt, index in itertools.islice(slots, run.endpoint.concurrency - len(pending)):
+                pending[pool.submit(client.complete, prompt.text)] = (prompt, index)
+
+        top_up()
+        while pending:
+            # Waking up at least every renew_every keeps the lease fresh even while every request
+            # in flight is stuck waiting out a slow endpoint.
+            done, _ = wait(pending, timeout=renew_every, return_when=FIRST_COMPLETED)
+            for future in done:
+                prompt, index = pending.pop(future)
+                outcome = _outcome(future)
+                record_sample(run, prompt, index, outcome)
+                if isinstance(outcome, Completion):
+                    successes, failures_in_a_row = successes + 1, 0
+                else:
+                    failures_in_a_row, last_failure = failures_in_a_row + 1, outcome
+            if not _renew_lease(run, token):
+                return _LEASE_LOST
+            if successes == 0 and failures_in_a_row >= UNREACHABLE_AFTER_FAILURES:
+                return f"endpoint unreachable: {last_failure.message}"
+            top_up()
+    return ""
+
+
+def _outcome(future: Future) -> Completion | CompletionFailure:
+    try:
+        return future.result()
+    except Exception as exc:
+        # The client turns every endpoint fault into a CompletionFailure; anything else is our
+        # bug, recorded against the sample so the run still finishes and the error is visible.
+        log.exception("sampling request raised")
+        return CompletionFailure(
+            kind="internal error", message=repr(exc), attempts=1, latency_ms=0, retryable=False
+        )
+
+
+def finish_run(run: Run, token: str, failure: str = "") -> Run:
+    """Set the final status from the stored samples, and release the lease."""
+    succeeded, failed = run.count_samples()
+    if failure or succeeded == 0:
+        status = RunStatus.FAILED
+    elif failed:
+        status = RunStatus.PARTIAL
+    else:
+        status = RunStatus.SUCCEEDED
+    summary = "; ".join(part for part in (failure, run.summarize_errors()) if part)
+    Run.objects.filter(pk=run.pk, lease_token=token).update(
+        status=status,
+        samples_succeeded=succeeded,
+        samples_failed=failed,
+        error_summary=summary,
+        finished_at=timezone.now(),
+        lease_token="",
+        lease_expires_at=None,
+    )
+    run.refresh_from_db()
+    log.info("run %s %s: %s ok, %s failed", run.pk, run.status, succeeded, failed)
+    return run

@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from monitor.views import demo, health, pages
+
+urlpatterns = [
+    path("", pages.endpoint_list, name="endpoint-list"),
+    path("endpoints/new/", pages.endpoint_edit, name="endpoint-create"),
+    path("endpoints/<int:pk>/", pages.endpoint_detail, name="endpoint-detail"),
+    path("endpoints/<int:pk>/edit/", pages.endpoint_edit, name="endpoint-edit"),
+    path("endpoints/<int:pk>/run/", pages.endpoint_run_now, name="endpoint-run-now"),
+    path("endpoints/<int:pk>/toggle/", pages.endpoint_toggle, name="endpoint-toggle"),
+    path("runs/<int:pk>/", pages.run_detail, name="run-detail"),
+    path("runs/<int:pk>/progress/", pages.run_progress, name="run-progress"),
+    path("prompt-sets/", pages.promptset_list, name="promptset-list"),
+    path("prompt-sets/<int:pk>/", pages.promptset_detail, name="promptset-detail"),
+    path("demo/v1/chat/completions", demo.completions, name="demo-chat"),
+    path("demo/v1/completions", demo.completions, name="demo-completions"),
+    path("healthz", health.healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+]

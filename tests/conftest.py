@@ -1,0 +1,156 @@
+"""Fixtures shared by the suite: the fake model server, real Celery workers, service checks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from monitor.fake_llm import FakeBehaviour, FakeLLMServer
+
+REPO = Path(__file__).resolve().parent.parent
+# CI sets this: a test that needs PostgreSQL or Redis then fails instead of skipping.
+REQUIRE_SERVICES = os.environ.get("TAILWATCH_REQUIRE_SERVICES") == "1"
+
+
+def require_service(name: str, available: bool) -> None:
+    if available:
+        return
+    message = f"needs {name}: set {'TEST_DATABASE_URL' if name == 'PostgreSQL' else 'REDIS_URL'}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " (TAILWATCH_REQUIRE_SERVICES=1 forbids skipping)")
+    pytest.skip(message)
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.2) -> object:
+    """Poll until ``predicate`` returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"condition not met within {timeout}s: {getattr(predicate, '__doc__', '')}")
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer(FakeBehaviour(seed=1)) as server:
+        yield server
+
+
+def database_url() -> str:
+    """The URL of the database the tests use now (the test database, not the configured one)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class WorkerProcesses:
+    """Real ``celery worker`` processes against the test database and broker."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.processes: list[subprocess.Popen] = []
+
+    def env(self, **extra: str) -> dict[str, str]:
+        from django.conf import settings
+
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "monitor.settings",
+            "DATABASE_URL": database_url(),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "TAILWATCH_VAR_DIR": str(settings.VAR_DIR),
+            "SECRET_KEY": settings.SECRET_KEY,
+            **extra,
+        }
+
+    def start(self, *args: str, **env: str) -> subprocess.Popen:
+        index = len(self.processes)
+        log = (self.log_dir / f"celery-{index}.log").open("w")
+        command = [sys.executable, "-m", "celery", "-A", "monitor", *args]
+        process = subprocess.Popen(
+            command, cwd=REPO, env=self.env(**env), stdout=log, stderr=subprocess.STDOUT
+        )
+        self.processes.append(process)
+        return process
+
+    def worker(self, **env: str) -> subprocess.Popen:
+        # The solo pool runs tasks in the worker's own process, so killing it kills the task.
+        return self.start(
+            "worker",
+            "--pool=solo",
+            "--queues=default,sampling",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+            **env,
+        )
+
+    def beat(self, **env: str) -> subprocess.Popen:
+        return self.start(
+            "beat", "--loglevel=INFO", f"--schedule={self.log_dir / 'beat-schedule'}", **env
+        )
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text()[-4000:]}"
+            for path in sorted(self.log_dir.glob("celery-*.log"))
+        )
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def celery_processes(transactional_db, tmp_path: Path, request) -> Iterator[WorkerProcesses]:
+    """Start real workers and beat on demand; purges the queues first, stops them after."""
+    from monitor.celery import app
+
+    app.control.purge()
+    processes = WorkerProcesses(tmp_path)
+    yield processes
+    processes.stop_all()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print(processes.logs())
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    # Lets fixtures see whether the test failed, to print worker logs only then.
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A local port with nothing listening: connecting to it is refused."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
