@@ -7,11 +7,6 @@ from monitor.models import Endpoint, PromptSet
 
 
 class EndpointForm(forms.ModelForm):
-    base_url = forms.URLField(
-        max_length=500,
-        assume_scheme="https",
-        help_text=Endpoint._meta.get_field("base_url").help_text,
-    )
     api_key = forms.CharField(
         required=False,
         strip=True,

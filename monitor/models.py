@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -123,6 +124,20 @@ class ProviderKind(models.TextChoices):
     COMPLETIONS = "completions", "OpenAI-compatible legacy completions (/completions)"
 
 
+def validate_base_url(value: str) -> None:
+    """An http(s) URL with a host. Unlike Django's URLValidator, single-label hosts such as
+    ``vllm`` or ``ollama`` pass: inside a cluster, model servers are often named just so."""
+    parts = urlsplit(value)
+    try:
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in {"http", "https"} or not parts.hostname or not port_ok or " " in value:
+        raise ValidationError(
+            "Enter an http:// or https:// URL with a host, e.g. http://vllm:8000/v1."
+        )
+
+
 class ApiKeyUnavailableError(Exception):
     """The endpoint's API key cannot be read: a missing variable or an undecryptable value."""
 
@@ -140,8 +155,9 @@ class Endpoint(models.Model):
     provider_kind = models.CharField(
         max_length=20, choices=ProviderKind.choices, default=ProviderKind.CHAT
     )
-    base_url = models.URLField(
+    base_url = models.CharField(
         max_length=500,
+        validators=[validate_base_url],
         help_text="The API root that /chat/completions is appended to, "
         "e.g. https://api.openai.com/v1 or http://vllm:8000/v1.",
     )

@@ -122,7 +122,8 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = VAR_DIR / "static"  # collectstatic's output, for deployments behind a proxy
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve static files straight from the source folders, so `make up` needs no collectstatic.
 WHITENOISE_USE_FINDERS = True
@@ -176,7 +177,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Celery ------------------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://localhost//"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The embedded broker: messages are files in one folder shared by web, worker and beat.

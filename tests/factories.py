@@ -1,11 +1,15 @@
 """Small builders for test data."""
 
+import itertools
+
 from monitor.models import Endpoint, PromptSet
 from monitor.services.prompts import PromptRow, add_version
 
+_names = itertools.count(1)
 
-def make_prompt_set(name: str = "probes", open_prompts: int = 2, probes: int = 1) -> PromptSet:
-    prompt_set = PromptSet.objects.create(name=name)
+
+def make_prompt_set(open_prompts: int = 2, probes: int = 1) -> PromptSet:
+    prompt_set = PromptSet.objects.create(name=f"prompts-{next(_names)}")
     rows = [PromptRow(f"open-{i}", "open", f"Write about topic {i}.") for i in range(open_prompts)]
     rows += [
         PromptRow(f"probe-{i}", "probe", f"Where is city {i}?", [f"Country {i}"], 1e3 * i)

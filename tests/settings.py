@@ -12,7 +12,7 @@ os.environ["TAILWATCH_VAR_DIR"] = str(_test_var)
 os.environ["DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL") or (
     f"sqlite:///{_test_var / 'tailwatch.sqlite3'}"
 )
-os.environ["CELERY_BROKER_URL"] = os.environ.get("REDIS_URL") or "filesystem://"
+os.environ["CELERY_BROKER_URL"] = os.environ.get("REDIS_URL") or "filesystem://localhost//"
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x" * 40)
 
 from monitor.settings import *  # noqa: E402,F403

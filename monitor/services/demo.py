@@ -12,25 +12,34 @@ from monitor.models import Endpoint, PromptSet
 from monitor.services.prompts import add_version, parse_prompt_file
 
 DEFAULT_PROMPT_SET_NAME = "Tailwatch default"
+DEMO_PROMPT_SET_NAME = "Tailwatch demo"
 DEFAULT_PROMPT_FILES = ("open_prompts.jsonl", "probes.jsonl")
+# The demo samples every 8th shipped prompt: the same spread of kinds and popularity, in a run
+# short enough to repeat every few minutes on a laptop.
+DEMO_EVERY_NTH_PROMPT = 8
+
+
+def _shipped_prompt_set(name: str, every_nth: int = 1) -> PromptSet:
+    """A prompt set built from the shipped prompt files (created once, then left alone)."""
+    prompt_set, _ = PromptSet.objects.get_or_create(
+        name=name,
+        defaults={
+            "description": "Open-ended prompts and long-tail factual probes shipped with "
+            "Tailwatch (evaluators/data, rebuilt by scripts/build_probe_set.py)"
+            + (f"; every {every_nth}th of them." if every_nth > 1 else ".")
+        },
+    )
+    if not prompt_set.versions.exists():
+        data_dir = Path(evaluators.__file__).parent / "data"
+        rows = []
+        for file_name in DEFAULT_PROMPT_FILES:
+            rows += parse_prompt_file(file_name, (data_dir / file_name).read_bytes())[::every_nth]
+        add_version(prompt_set, rows, " + ".join(DEFAULT_PROMPT_FILES))
+    return prompt_set
 
 
 def default_prompt_set() -> PromptSet:
-    """The shipped open-ended prompts and factual probes, as a prompt set (created once)."""
-    prompt_set, created = PromptSet.objects.get_or_create(
-        name=DEFAULT_PROMPT_SET_NAME,
-        defaults={
-            "description": "Open-ended prompts and long-tail factual probes shipped with "
-            "Tailwatch (evaluators/data; rebuilt by scripts/build_probe_set.py)."
-        },
-    )
-    if created or not prompt_set.versions.exists():
-        data_dir = Path(evaluators.__file__).parent / "data"
-        rows = []
-        for name in DEFAULT_PROMPT_FILES:
-            rows += parse_prompt_file(name, (data_dir / name).read_bytes())
-        add_version(prompt_set, rows, " + ".join(DEFAULT_PROMPT_FILES))
-    return prompt_set
+    return _shipped_prompt_set(DEFAULT_PROMPT_SET_NAME)
 
 
 @transaction.atomic
@@ -38,15 +47,16 @@ def seed_demo() -> Endpoint | None:
     """On an empty database, register the built-in demo model; otherwise do nothing."""
     if Endpoint.objects.exists() or PromptSet.objects.exists():
         return None
+    default_prompt_set()
     return Endpoint.objects.create(
         name="demo-model",
         model_family="demo",
         version_label="v1",
         base_url=f"{settings.SITE_URL}/demo/v1",
         model="tailwatch-demo",
-        prompt_set=default_prompt_set(),
+        prompt_set=_shipped_prompt_set(DEMO_PROMPT_SET_NAME, DEMO_EVERY_NTH_PROMPT),
         samples_per_prompt=3,
-        interval_minutes=15,
+        interval_minutes=10,
         concurrency=8,
         timeout_seconds=10,
     )

@@ -1,0 +1,102 @@
+"""Management commands: first-start bootstrap, registering an endpoint, and settings checks."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+
+from monitor.models import Endpoint, PromptKind
+from monitor.services.demo import DEFAULT_PROMPT_SET_NAME, DEMO_PROMPT_SET_NAME
+from monitor.settings import email_settings_from_url
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.django_db
+
+
+def test_bootstrap_creates_a_login_and_the_demo_once(capsys, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    call_command("bootstrap")
+    out = capsys.readouterr().out
+    password = (tmp_path / "admin-password").read_text().strip()
+    assert f"Log in as 'admin' with password {password}" in out
+    assert User.objects.get(username="admin").check_password(password)
+    demo = Endpoint.objects.get()
+    assert demo.base_url.endswith("/demo/v1") and demo.prompt_set.name == DEMO_PROMPT_SET_NAME
+    default = demo.prompt_set.__class__.objects.get(name=DEFAULT_PROMPT_SET_NAME)
+    kinds = default.latest_version.kind_counts()
+    assert kinds[PromptKind.PROBE] >= 500 and kinds[PromptKind.OPEN] >= 100
+    assert (
+        0 < demo.prompt_set.latest_version.prompts.count() < default.latest_version.prompts.count()
+    )
+
+    call_command("bootstrap")
+    assert User.objects.count() == 1 and Endpoint.objects.count() == 1
+    assert password in capsys.readouterr().out
+
+
+def test_add_endpoint_registers_with_the_default_prompt_set(capsys):
+    call_command(
+        "add_endpoint",
+        "ollama-llama",
+        "--base-url=http://ollama:11434/v1",
+        "--model=llama3",
+        "--family=llama",
+        "--api-key-env=OLLAMA_KEY",
+        "--samples=3",
+    )
+    endpoint = Endpoint.objects.get(name="ollama-llama")
+    assert (endpoint.model_family, endpoint.samples_per_prompt) == ("llama", 3)
+    assert endpoint.prompt_set.name == DEFAULT_PROMPT_SET_NAME
+    assert endpoint.api_key_source == "from $OLLAMA_KEY"
+    assert "Registered ollama-llama" in capsys.readouterr().out
+
+
+def test_add_endpoint_explains_what_is_wrong():
+    with pytest.raises(CommandError, match="base_url: Enter an http"):
+        call_command("add_endpoint", "x", "--base-url=ftp://x", "--model=m", "--family=f")
+
+
+def test_email_url_becomes_smtp_settings():
+    assert email_settings_from_url("smtps://me%40x.org:p%3Ass@mail.x.org") == {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "mail.x.org",
+        "EMAIL_PORT": 465,
+        "EMAIL_HOST_USER": "me@x.org",
+        "EMAIL_HOST_PASSWORD": "p:ss",
+        "EMAIL_USE_SSL": True,
+        "EMAIL_USE_TLS": False,
+    }
+    with pytest.raises(Exception, match="scheme"):
+        email_settings_from_url("http://nope")
+
+
+def test_production_settings_pass_the_deploy_check(tmp_path):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "monitor.settings",
+        "TAILWATCH_PRODUCTION": "1",
+        "SECRET_KEY": "k" * 20 + "-production-secret-0123456789-abcdefghijklmnop",
+        "ALLOWED_HOSTS": "tailwatch.example.org",
+        "TAILWATCH_VAR_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    env = {**os.environ, "TAILWATCH_PRODUCTION": "1", "TAILWATCH_VAR_DIR": str(tmp_path)}
+    env.pop("SECRET_KEY", None)
+    env["DJANGO_SETTINGS_MODULE"] = "monitor.settings"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
