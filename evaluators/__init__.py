@@ -1,0 +1,75 @@
+"""Warning signs of model collapse, measured on lists of model outputs.
+
+Pure functions, no Django and no I/O: usable as a library on its own.
+
+``score(batch)`` computes every metric that applies to a :class:`Batch` of outputs, with
+95% confidence intervals over prompts; ``compare(baseline, candidate)`` tests which
+metrics changed between two runs. Each metric is also a function of a list of strings.
+"""
+
+from evaluators.blandness import blandness_index
+from evaluators.bleu import self_bleu
+from evaluators.embedding import (
+    Encoder,
+    SentenceTransformerEncoder,
+    cross_group_cosine_distance,
+    mean_pairwise_cosine_distance,
+    vendi_score,
+)
+from evaluators.lexical import compression_ratio, distinct_n, phrase_repetition, repetition
+from evaluators.metrics import PromptOutputs
+from evaluators.probes import (
+    accuracy,
+    confident_inaccuracy,
+    is_correct,
+    is_hedged,
+    normalize_answer,
+    popularity_terciles,
+    tail_gap,
+)
+from evaluators.prompts import load_default_open_prompts, load_default_probes
+from evaluators.report import (
+    METRIC_KEYS,
+    Batch,
+    MetricComparison,
+    MetricValue,
+    Report,
+    compare,
+    score,
+)
+from evaluators.tokenize import tokenize
+from evaluators.vocabulary import mean_zipf, tail_vocabulary
+
+__all__ = [
+    "METRIC_KEYS",
+    "Batch",
+    "Encoder",
+    "MetricComparison",
+    "MetricValue",
+    "PromptOutputs",
+    "Report",
+    "SentenceTransformerEncoder",
+    "accuracy",
+    "blandness_index",
+    "compare",
+    "compression_ratio",
+    "confident_inaccuracy",
+    "cross_group_cosine_distance",
+    "distinct_n",
+    "is_correct",
+    "is_hedged",
+    "load_default_open_prompts",
+    "load_default_probes",
+    "mean_pairwise_cosine_distance",
+    "mean_zipf",
+    "normalize_answer",
+    "phrase_repetition",
+    "popularity_terciles",
+    "repetition",
+    "score",
+    "self_bleu",
+    "tail_gap",
+    "tail_vocabulary",
+    "tokenize",
+    "vendi_score",
+]

@@ -1,0 +1,393 @@
+"""Scoring a run: :func:`score` turns a :class:`Batch` into a JSON-ready :class:`Report`, and
+:func:`compare` tests whether a candidate run differs from a baseline run, metric by metric."""
+
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from evaluators.blandness import COMPONENTS, blandness_index
+from evaluators.embedding import Encoder, SentenceTransformerEncoder
+from evaluators.metrics import METRICS, Features, PromptOutputs
+from evaluators.stats import (
+    JACKKNIFE_GROUPS,
+    PermutationDesign,
+    holm_adjust,
+    jackknife_interval,
+    jackknife_masks,
+    sequential_permutation_p_value,
+)
+
+BLANDNESS = "blandness_index"
+METRIC_KEYS: tuple[str, ...] = (*METRICS, BLANDNESS)
+N_PERMUTATIONS = 1000
+ALPHA = 0.05
+
+
+def _gold_tuple(gold: Any) -> tuple[str, ...] | None:
+    if gold is None:
+        return None
+    if isinstance(gold, str) or not all(isinstance(alias, str) for alias in gold):
+        raise ValueError("gold must be a list of alias strings")
+    return tuple(gold)
+
+
+def _popularity(popularity: Any) -> float | None:
+    if popularity is None:
+        return None
+    if isinstance(popularity, bool) or not isinstance(popularity, int | float):
+        raise ValueError("popularity must be a number")
+    if not math.isfinite(popularity):
+        raise ValueError("popularity must be finite")
+    return float(popularity)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The outputs of one run, grouped by prompt, with optional precomputed embeddings (one
+    row per output, in the order of :attr:`texts`)."""
+
+    prompts: tuple[PromptOutputs, ...]
+    embeddings: np.ndarray | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.prompts:
+            raise ValueError("a batch needs at least one prompt")
+        ids = [prompt.prompt_id for prompt in self.prompts]
+        if len(set(ids)) != len(ids):
+            raise ValueError("prompt ids must be unique within a batch")
+        for prompt in self.prompts:
+            if not prompt.texts:
+                raise ValueError(f"prompt {prompt.prompt_id!r} has no outputs")
+            if not all(isinstance(text, str) for text in prompt.texts):
+                raise ValueError(f"prompt {prompt.prompt_id!r} has an output that is not text")
+        if self.embeddings is not None and len(self.embeddings) != len(self.texts):
+            raise ValueError(f"got {len(self.embeddings)} embeddings for {len(self.texts)} outputs")
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """Every output, prompt by prompt."""
+        return tuple(text for prompt in self.prompts for text in prompt.texts)
+
+    @classmethod
+    def from_rows(
+        cls, rows: Iterable[Mapping[str, Any] | Sequence[Any]], embeddings: np.ndarray | None = None
+    ) -> "Batch":
+        """Group rows into a batch, keeping the order in which prompts first appear.
+
+        A row is a mapping with ``prompt_id``, ``text`` and optionally ``gold`` (alias list)
+        and ``popularity``, or a tuple ``(prompt_id, text[, gold[, popularity]])``. Rows of
+        one prompt must agree on gold and popularity. ``embeddings``, if given, has one row
+        per input row; it is reordered with the rows.
+        """
+        grouped: dict[str, list[tuple[int, str]]] = {}
+        probe_info: dict[str, tuple[tuple[str, ...] | None, float | None]] = {}
+        for index, row in enumerate(rows):
+            if isinstance(row, Mapping):
+                prompt_id, text = row.get("prompt_id"), row.get("text")
+                gold, popularity = row.get("gold"), row.get("popularity")
+            else:
+                prompt_id, text, gold, popularity = (*row, None, None)[:4]
+            if not isinstance(prompt_id, str | int) or isinstance(prompt_id, bool):
+                raise ValueError(f"row {index}: prompt_id must be a string or an integer")
+            if not isinstance(text, str):
+                raise ValueError(f"row {index}: text must be a string")
+            info = (_gold_tuple(gold), _popularity(popularity))
+            key = str(prompt_id)
+            if probe_info.setdefault(key, info) != info:
+                raise ValueError(
+                    f"row {index}: gold or popularity differs from earlier rows of {key!r}"
+                )
+            grouped.setdefault(key, []).append((index, text))
+        prompts = tuple(
+            PromptOutputs(key, tuple(text for _, text in items), *probe_info[key])
+            for key, items in grouped.items()
+        )
+        if embeddings is not None:
+            order = [index for items in grouped.values() for index, _ in items]
+            embeddings = np.asarray(embeddings)[order]
+        return cls(prompts, embeddings)
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """A metric's value with its 95% confidence interval over prompts (None when the batch has
+    a single prompt) and ``n``, the number of prompts it draws on."""
+
+    value: float
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every metric that applies to a batch, counts, and per-prompt breakdowns."""
+
+    metrics: dict[str, MetricValue]
+    prompts: dict[str, dict[str, Any]]
+    counts: dict[str, int]
+
+    def values(self) -> dict[str, float]:
+        """Metric key to value."""
+        return {key: metric.value for key, metric in self.metrics.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"metrics": {key: {"value", "ci_low", "ci_high", "n"}}, "prompts", "counts"}``."""
+        return asdict(self)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The report as JSON; NaN and infinity cannot occur (``allow_nan=False``)."""
+        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Report":
+        """Rebuild a report from :meth:`to_dict` output, e.g. a stored baseline."""
+        return cls(
+            {key: MetricValue(**value) for key, value in data["metrics"].items()},
+            dict(data.get("prompts", {})),
+            dict(data.get("counts", {})),
+        )
+
+
+def _encode(batches: Sequence[Batch], encoder: Encoder | None, embed: bool) -> np.ndarray | None:
+    """The batches' embeddings, stacked: precomputed where every batch has them, else encoded
+    (default encoder: all-MiniLM-L6-v2); None when ``embed`` is false."""
+    if not embed:
+        return None
+    if all(batch.embeddings is not None for batch in batches):
+        return np.vstack([batch.embeddings for batch in batches])
+    texts = [text for batch in batches for text in batch.texts]
+    return (encoder or SentenceTransformerEncoder()).encode(texts)
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _metric_values(
+    features: Features, masks: np.ndarray, keys: Iterable[str]
+) -> dict[str, np.ndarray]:
+    """Each requested metric on each mask; the blandness index needs all its components."""
+    wanted = set(keys)
+    return {
+        key: metric.evaluate(features, masks)
+        for key, metric in METRICS.items()
+        if key in wanted or (BLANDNESS in wanted and key in COMPONENTS)
+    }
+
+
+def _blandness_rows(
+    values: Mapping[str, np.ndarray], baseline: Mapping[str, float] | None
+) -> np.ndarray:
+    """The blandness index of each mask row, from the component values of the same row."""
+    rows = len(next(iter(values.values())))
+    return np.array(
+        [
+            _nan_if_none(
+                blandness_index(
+                    {key: float(v[row]) for key, v in values.items() if np.isfinite(v[row])},
+                    baseline,
+                )
+            )
+            for row in range(rows)
+        ]
+    )
+
+
+def _nan_if_none(value: float | None) -> float:
+    return np.nan if value is None else value
+
+
+def score(
+    batch: Batch,
+    *,
+    baseline: Report | Mapping[str, float] | None = None,
+    encoder: Encoder | None = None,
+    embed: bool = True,
+    jackknife_groups: int = JACKKNIFE_GROUPS,
+    seed: int = 0,
+) -> Report:
+    """Compute every metric that applies to ``batch``, with grouped-jackknife 95% intervals.
+
+    Metrics that are undefined for the batch are left out: accuracy metrics without factual
+    probes, embedding metrics with ``embed=False``, within-prompt metrics when no prompt has
+    two samples, Self-BLEU with a single output. ``baseline`` (a report or metric values of
+    the same endpoint) is the reference of the blandness index. The jackknife groups are
+    seeded, so scoring the same batch twice gives the same figures.
+    """
+    features = Features.build(batch.prompts, _encode([batch], encoder, embed))
+    masks = np.vstack(
+        [
+            np.ones((1, features.n_prompts), dtype=bool),
+            jackknife_masks(features.n_prompts, jackknife_groups, seed),
+        ]
+    )
+    baseline_values = baseline.values() if isinstance(baseline, Report) else baseline
+    values = _metric_values(features, masks, METRIC_KEYS)
+    values[BLANDNESS] = _blandness_rows(values, baseline_values)
+    metrics = {}
+    for key, rows in values.items():
+        if not np.isfinite(rows[0]):
+            continue
+        support = (
+            METRICS[key].support(features)
+            if key in METRICS
+            else np.ones(features.n_prompts, dtype=bool)
+        )
+        bounds = METRICS[key].bounds if key in METRICS else (0.0, 100.0)
+        metrics[key] = MetricValue(
+            float(rows[0]), *jackknife_interval(rows[0], rows[1:], bounds), int(support.sum())
+        )
+    return Report(metrics, _prompt_breakdown(batch, features), _counts(features, len(masks) - 1))
+
+
+def _prompt_breakdown(batch: Batch, features: Features) -> dict[str, dict[str, Any]]:
+    per_prompt = {
+        key: metric.per_prompt(features) for key, metric in METRICS.items() if metric.per_prompt
+    }
+    breakdown = {}
+    for index, prompt in enumerate(batch.prompts):
+        entry: dict[str, Any] = {
+            "n_samples": len(prompt.texts),
+            "metrics": {
+                key: float(values[index])
+                for key, values in per_prompt.items()
+                if np.isfinite(values[index])
+            },
+        }
+        if features.tercile_of_prompt[index]:
+            entry["tercile"] = features.tercile_of_prompt[index]
+        breakdown[prompt.prompt_id] = entry
+    return breakdown
+
+
+def _counts(features: Features, jackknife_groups: int) -> dict[str, int]:
+    return {
+        "prompts": features.n_prompts,
+        "outputs": len(features.texts),
+        "tokens": int(features.table.lengths.sum()),
+        "probe_outputs": int(features.is_probe.sum()),
+        "jackknife_groups": jackknife_groups,
+    }
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    """One metric in two runs: values, candidate - baseline, the Holm-adjusted permutation
+    p-value, and whether it is below the significance level."""
+
+    baseline: float
+    candidate: float
+    delta: float
+    p_value: float
+    significant: bool
+
+
+def _permutation_design(baseline: Batch, candidate: Batch) -> PermutationDesign:
+    ids_a = [prompt.prompt_id for prompt in baseline.prompts]
+    index_in_b = {prompt.prompt_id: i for i, prompt in enumerate(candidate.prompts)}
+    if len(ids_a) == len(index_in_b) and set(ids_a) == set(index_in_b):
+        return PermutationDesign(len(ids_a), len(ids_a), np.array([index_in_b[i] for i in ids_a]))
+    return PermutationDesign(len(ids_a), len(index_in_b), None)
+
+
+class _PermutedDeltas:
+    """Candidate-side minus baseline-side metric values on the permuted assignments, computed
+    chunk by chunk on demand and cached, since the blandness index reuses its components."""
+
+    chunk_size = 50
+
+    def __init__(
+        self, features: Features, on_a: np.ndarray, reference: Mapping[str, float]
+    ) -> None:
+        self._features = features
+        self._chunks = np.array_split(on_a, max(1, math.ceil(len(on_a) / self.chunk_size)))
+        self._reference = reference
+        self._cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def _sides(self, key: str, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+        if (key, chunk) not in self._cache:
+            on_a = self._chunks[chunk]
+            if key == BLANDNESS:
+                sides = [
+                    _blandness_rows(
+                        {
+                            component: self._sides(component, chunk)[side]
+                            for component in COMPONENTS
+                        },
+                        self._reference,
+                    )
+                    for side in (0, 1)
+                ]
+            else:
+                evaluate = METRICS[key].evaluate
+                sides = [evaluate(self._features, on_a), evaluate(self._features, ~on_a)]
+            self._cache[key, chunk] = np.stack(sides)
+        return self._cache[key, chunk]
+
+    def deltas(self, key: str) -> Iterator[np.ndarray]:
+        """Permuted candidate - baseline differences of metric ``key``, one chunk at a time."""
+        for chunk in range(len(self._chunks)):
+            side_a, side_b = self._sides(key, chunk)
+            yield side_b - side_a
+
+
+def compare(
+    baseline: Batch,
+    candidate: Batch,
+    metrics: Sequence[str] | None = None,
+    *,
+    n_permutations: int = N_PERMUTATIONS,
+    seed: int = 0,
+    alpha: float = ALPHA,
+    encoder: Encoder | None = None,
+    embed: bool = True,
+) -> dict[str, MetricComparison]:
+    """Does ``candidate`` differ from ``baseline``? A prompt-level permutation test per metric.
+
+    Under the null hypothesis both runs come from one model, so prompts (with all their
+    samples) are exchangeable between runs; the statistic is candidate - baseline, and the
+    p-value compares it with ``n_permutations`` seeded reassignments (paired swaps when both
+    runs answered the same prompts, see :class:`~evaluators.stats.PermutationDesign`).
+    P-values are Holm-adjusted across the tested metrics, so the chance of flagging any
+    metric when nothing changed stays below ``alpha``. ``metrics`` defaults to every metric
+    defined for both runs; the blandness index uses the baseline run as its reference.
+    """
+    unknown = set(metrics or ()) - set(METRIC_KEYS)
+    if unknown:
+        raise ValueError(f"unknown metric keys: {sorted(unknown)}")
+    features = Features.build(
+        (*baseline.prompts, *candidate.prompts), _encode([baseline, candidate], encoder, embed)
+    )
+    keys = list(metrics or METRIC_KEYS)
+    design = _permutation_design(baseline, candidate)
+    observed = design.observed[None, :]
+    side_a = _metric_values(features, observed, keys)
+    side_b = _metric_values(features, ~observed, keys)
+    reference = {key: float(rows[0]) for key, rows in side_a.items() if np.isfinite(rows[0])}
+    if BLANDNESS in keys:
+        side_a[BLANDNESS] = _blandness_rows(side_a, reference)
+        side_b[BLANDNESS] = _blandness_rows(side_b, reference)
+    tested = [key for key in keys if np.isfinite(side_a[key][0]) and np.isfinite(side_b[key][0])]
+    chunks = _PermutedDeltas(features, design.masks(n_permutations, seed), reference)
+    raw = np.array(
+        [
+            sequential_permutation_p_value(side_b[key][0] - side_a[key][0], chunks.deltas(key))
+            for key in tested
+        ]
+    )
+    adjusted = holm_adjust(raw) if len(raw) else raw
+    return {
+        key: MetricComparison(
+            baseline=float(side_a[key][0]),
+            candidate=float(side_b[key][0]),
+            delta=float(side_b[key][0] - side_a[key][0]),
+            p_value=float(p_value),
+            significant=bool(p_value < alpha),
+        )
+        for key, p_value in zip(tested, adjusted, strict=True)
+    }

@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from evaluators import cross_group_cosine_distance, mean_pairwise_cosine_distance, vendi_score
+
+ROWS = arrays(
+    np.float64,
+    st.tuples(st.integers(1, 8), st.integers(2, 6)),
+    elements=st.floats(-1, 1, allow_nan=False).filter(lambda x: abs(x) > 1e-3),
+)
+
+
+def test_orthogonal_and_identical_rows_by_hand():
+    assert vendi_score(np.eye(4)) == pytest.approx(4.0)
+    assert mean_pairwise_cosine_distance(np.eye(4)) == pytest.approx(1.0)
+    assert vendi_score(np.ones((5, 3))) == pytest.approx(1.0)
+    assert mean_pairwise_cosine_distance(np.ones((5, 3))) == pytest.approx(0.0, abs=1e-12)
+    # Two unit vectors at 60 degrees: distance 1 - 1/2; K/2 has eigenvalues 3/4 and 1/4.
+    rows = np.array([[1.0, 0.0], [0.5, np.sqrt(3) / 2]])
+    assert mean_pairwise_cosine_distance(rows) == pytest.approx(0.5)
+    entropy = -(0.75 * np.log(0.75) + 0.25 * np.log(0.25))
+    assert vendi_score(rows) == pytest.approx(np.exp(entropy))
+
+
+def test_cross_group_distance_matches_brute_force():
+    rng = np.random.default_rng(3)
+    rows = rng.normal(size=(12, 5))
+    groups = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 3, 3, 3])
+    unit = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    pairs = [1 - unit[i] @ unit[j] for i in range(12) for j in range(12) if groups[i] != groups[j]]
+    assert cross_group_cosine_distance(rows, groups) == pytest.approx(np.mean(pairs))
+
+
+def test_degenerate_inputs_raise_value_error():
+    with pytest.raises(ValueError):
+        mean_pairwise_cosine_distance(np.ones((1, 3)))
+    with pytest.raises(ValueError):
+        vendi_score(np.zeros((2, 3)))
+    with pytest.raises(ValueError):
+        cross_group_cosine_distance(np.ones((3, 2)), np.zeros(3))
+
+
+@settings(max_examples=40, deadline=None)
+@given(ROWS)
+def test_vendi_lies_between_one_and_n(rows):
+    value = vendi_score(rows)
+    assert 1.0 - 1e-9 <= value <= len(rows) + 1e-9
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 10), arrays(np.float64, 4, elements=st.floats(0.1, 1)))
+def test_vendi_of_k_identical_embeddings_is_one(k, row):
+    assert vendi_score(np.tile(row, (k, 1))) == pytest.approx(1.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(ROWS.filter(lambda rows: len(rows) >= 2))
+def test_pairwise_distance_is_within_zero_and_two(rows):
+    assert -1e-9 <= mean_pairwise_cosine_distance(rows) <= 2 + 1e-9
+
+
+def test_real_model_finds_paraphrases_closer_than_unrelated_text(real_encoder):
+    paraphrases = real_encoder.encode(
+        [
+            "The cat is sleeping on the sofa.",
+            "A cat naps on the couch.",
+            "On the sofa, a cat sleeps.",
+        ]
+    )
+    unrelated = real_encoder.encode(
+        ["The stock market fell sharply.", "A cat naps on the couch.", "Volcanoes erupt lava."]
+    )
+    assert paraphrases.shape == (3, 384)
+    assert mean_pairwise_cosine_distance(paraphrases) < mean_pairwise_cosine_distance(unrelated)
+    assert vendi_score(paraphrases) < vendi_score(unrelated)
+
+
+def test_real_model_embeds_duplicates_identically(real_encoder):
+    rows = real_encoder.encode(["same", "other", "same"])
+    assert np.array_equal(rows[0], rows[2])

@@ -1,0 +1,140 @@
+import json
+
+import numpy as np
+import pytest
+
+from evaluators import METRIC_KEYS, Batch, Report, score
+
+LEXICAL = ["distinct_1", "distinct_2", "distinct_3", "distinct_4", "rep_4", "phrase_repetition"]
+PROBE_KEYS = {
+    "rare_entity_accuracy",
+    "accuracy_head",
+    "accuracy_torso",
+    "accuracy_tail",
+    "tail_gap",
+    "confident_inaccuracy",
+}
+
+
+def assert_well_formed(report: Report) -> None:
+    document = json.loads(report.to_json())
+    assert set(document) == {"metrics", "prompts", "counts"}
+    assert set(document["metrics"]) <= set(METRIC_KEYS)
+    for key, metric in document["metrics"].items():
+        assert set(metric) == {"value", "ci_low", "ci_high", "n"}
+        if metric["ci_low"] is not None:
+            assert metric["ci_low"] <= metric["value"] <= metric["ci_high"], key
+
+
+def probe_batch() -> Batch:
+    rows = []
+    answers = {"Paris": ("France", 2e6), "Lyon": ("France", 5e5), "Tulle": ("France", 1e4)}
+    for city, (country, population) in answers.items():
+        for text in (country, "I'm not sure, maybe Spain", "Spain"):
+            rows.append(
+                {"prompt_id": city, "text": text, "gold": [country], "popularity": population}
+            )
+    return Batch.from_rows(rows)
+
+
+def test_score_reports_every_metric_with_intervals_containing_the_estimate(
+    make_batch, fake_encoder
+):
+    report = score(make_batch(prompts=30), encoder=fake_encoder)
+    assert_well_formed(report)
+    assert set(report.metrics) == set(METRIC_KEYS) - PROBE_KEYS
+    assert report.counts["prompts"] == 30 and report.counts["outputs"] == 90
+    first = report.prompts["p0"]
+    assert first["n_samples"] == 3
+    assert {"distinct_2", "self_bleu", "vendi_within", "tail_vocabulary"} <= set(first["metrics"])
+
+
+def test_rescoring_gives_the_same_figures(make_batch, fake_encoder):
+    batch = make_batch(prompts=25)
+    assert (
+        score(batch, encoder=fake_encoder).to_dict() == score(batch, encoder=fake_encoder).to_dict()
+    )
+
+
+def test_probe_metrics_by_hand():
+    report = score(probe_batch(), embed=False)
+    assert_well_formed(report)
+    values = report.values()
+    assert values["rare_entity_accuracy"] == pytest.approx(1 / 3)
+    assert values["tail_gap"] == pytest.approx(0.0)
+    assert values["confident_inaccuracy"] == pytest.approx(1 / 2)
+    assert report.prompts["Paris"]["tercile"] == "head"
+    assert report.prompts["Tulle"]["tercile"] == "tail"
+    assert report.metrics["accuracy_tail"].n == 1
+    assert not any(key.startswith(("embedding", "vendi")) for key in values)
+
+
+def test_precomputed_embeddings_replace_the_encoder(make_batch, fake_encoder):
+    batch = make_batch(prompts=10)
+    embeddings = fake_encoder.encode(batch.texts)
+    with_rows = score(Batch(batch.prompts, embeddings), encoder=None)
+    assert with_rows.values() == score(batch, encoder=fake_encoder).values()
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["", "", ""],
+        ["word", "word", "other"],
+        ["Это пример текста на русском языке.", "日本語のテキストです。", "نص عربي قصير"],
+        ["valid \ufffd\ufffd replacement \ufffd", "\ufffd", "ok"],
+        ["lorem ipsum dolor sit amet " * 4000, "x", "short text"],
+    ],
+    ids=["empty", "one-word", "non-english", "replacement-chars", "100kB"],
+)
+def test_awkward_outputs_give_finite_results(texts, fake_encoder):
+    rows = [{"prompt_id": f"p{i % 2}", "text": text} for i, text in enumerate(texts * 2)]
+    report = score(Batch.from_rows(rows), encoder=fake_encoder)
+    assert_well_formed(report)
+    assert {"distinct_1", "rep_4", "self_bleu", "tail_vocabulary"} <= set(report.metrics)
+
+
+def test_a_batch_of_one_output(fake_encoder):
+    report = score(Batch.from_rows([("only", "just one answer here")]), encoder=fake_encoder)
+    assert_well_formed(report)
+    assert "self_bleu" not in report.metrics
+    assert "embedding_diversity_within" not in report.metrics
+    assert report.metrics["distinct_1"].value == 1.0
+    assert report.metrics["distinct_1"].ci_low is None
+
+
+def test_baseline_anchors_the_blandness_index(make_batch, fake_encoder):
+    healthy = score(make_batch(seed=1, prompts=20), encoder=fake_encoder)
+    collapsed = score(make_batch(seed=2, prompts=20, vocabulary_size=50), encoder=fake_encoder)
+    assert score(make_batch(seed=1, prompts=20), encoder=fake_encoder, baseline=healthy).values()[
+        "blandness_index"
+    ] == pytest.approx(0.0)
+    assert collapsed.values()["blandness_index"] > healthy.values()["blandness_index"]
+    assert Report.from_dict(json.loads(healthy.to_json())) == healthy
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([], "at least one prompt"),
+        ([{"prompt_id": "a", "text": 3}], "text must be a string"),
+        ([{"prompt_id": None, "text": "x"}], "prompt_id"),
+        ([{"prompt_id": "a", "text": "x", "gold": "Paris"}], "gold"),
+        ([{"prompt_id": "a", "text": "x", "popularity": float("nan")}], "popularity"),
+        (
+            [{"prompt_id": "a", "text": "x", "gold": ["A"]}, {"prompt_id": "a", "text": "y"}],
+            "differs",
+        ),
+    ],
+)
+def test_from_rows_rejects_malformed_rows(rows, message):
+    with pytest.raises(ValueError, match=message):
+        Batch.from_rows(rows)
+
+
+def test_from_rows_groups_rows_and_reorders_embeddings():
+    rows = [("b", "one"), ("a", "two"), ("b", "three")]
+    batch = Batch.from_rows(rows, embeddings=np.array([[1.0], [2.0], [3.0]]))
+    assert [prompt.prompt_id for prompt in batch.prompts] == ["b", "a"]
+    assert batch.texts == ("one", "three", "two")
+    assert batch.embeddings.ravel().tolist() == [1.0, 3.0, 2.0]
