@@ -1,7 +1,7 @@
 """The Celery app: queues, reliability settings and the beat schedule.
 
-Sampling is I/O-bound and gets its own queue, so a deployment can give it many light workers and
-keep CPU-bound work (scoring) on others.
+Sampling is I/O-bound and scoring CPU-bound (embeddings): each has its own queue, so a deployment
+can give sampling many light workers and move scoring to machines with the cores (or GPUs).
 """
 
 import os
@@ -16,12 +16,16 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 SAMPLING_QUEUE = "sampling"
+SCORING_QUEUE = "scoring"
 DEFAULT_QUEUE = "default"
 
 app.conf.update(
     task_default_queue=DEFAULT_QUEUE,
-    task_queues=[Queue(DEFAULT_QUEUE), Queue(SAMPLING_QUEUE)],
-    task_routes={"monitor.tasks.sample_run": {"queue": SAMPLING_QUEUE}},
+    task_queues=[Queue(DEFAULT_QUEUE), Queue(SAMPLING_QUEUE), Queue(SCORING_QUEUE)],
+    task_routes={
+        "monitor.tasks.sample_run": {"queue": SAMPLING_QUEUE},
+        "monitor.tasks.score_run": {"queue": SCORING_QUEUE},
+    },
     # At-least-once: a message is acknowledged only after its task returns, and a worker takes
     # one message at a time, so a killed worker loses nothing it had not started.
     task_acks_late=True,

@@ -209,6 +209,21 @@ class Endpoint(models.Model):
     next_run_at = models.DateTimeField(
         null=True, blank=True, help_text="When the next scheduled run starts; empty: at once."
     )
+    baseline_run = models.ForeignKey(
+        "Run",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The run later runs are compared with. Empty: the run baseline_window good "
+        "runs back.",
+    )
+    baseline_window = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="With no pinned baseline, compare each run with the good run this many "
+        "good runs before it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -217,6 +232,12 @@ class Endpoint(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        creating = self._state.adding
+        super().save(*args, **kwargs)
+        if creating:
+            AlertRule.create_defaults(self)
 
     def get_absolute_url(self) -> str:
         return reverse("endpoint-detail", args=[self.pk])
@@ -321,6 +342,12 @@ class Run(models.Model):
     lease_expires_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="The worker on it must renew by then."
     )
+    scored_at = models.DateTimeField(null=True, blank=True)
+    report = models.JSONField(
+        null=True, blank=True, help_text="The evaluators' report: metrics, CIs, per-prompt."
+    )
+    score_error = models.TextField(blank=True, help_text="Why the run could not be scored.")
+    alerts_evaluated_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -348,6 +375,11 @@ class Run(models.Model):
         if not self.samples_expected:
             return 100 if not self.is_active else 0
         return min(100, round(100 * self.samples_done / self.samples_expected))
+
+    @property
+    def is_good(self) -> bool:
+        """Fit to be a baseline: finished without failures and scored."""
+        return self.status == RunStatus.SUCCEEDED and self.scored_at is not None
 
     @property
     def duration(self) -> timedelta | None:
@@ -394,6 +426,9 @@ class Sample(models.Model):
     attempts = models.PositiveSmallIntegerField(default=1, help_text="Requests made, retries too.")
     error_kind = models.CharField(max_length=50, blank=True, help_text="e.g. 'HTTP 500'.")
     error = models.TextField(blank=True, help_text="Empty when the sample succeeded.")
+    embedding = models.BinaryField(
+        null=True, blank=True, editable=False, help_text="float32 sentence embedding, if scored."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -411,3 +446,329 @@ class Sample(models.Model):
     @property
     def ok(self) -> bool:
         return not self.error
+
+
+class MetricPoint(models.Model):
+    """One metric of one scored run: a point of the endpoint's time series."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="points")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="points")
+    metric = models.CharField(max_length=40, help_text="An evaluators metric key.")
+    value = models.FloatField()
+    ci_low = models.FloatField(null=True, blank=True, help_text="95% confidence interval.")
+    ci_high = models.FloatField(null=True, blank=True)
+    n = models.PositiveIntegerField(help_text="Prompts the value draws on.")
+    time = models.DateTimeField(help_text="When the run finished.")
+
+    class Meta:
+        ordering = ["time"]
+        indexes = [models.Index(fields=["endpoint", "metric", "time"], name="point_series")]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "metric"], name="unique_point_per_run_metric")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric}={self.value:.4g} ({self.run})"
+
+
+class ChannelKind(models.TextChoices):
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Webhook (JSON POST, Slack-compatible)"
+
+
+class Channel(models.Model):
+    """Where notifications go: an email list or a webhook URL."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=10, choices=ChannelKind.choices)
+    target = models.TextField(
+        help_text="Email: addresses separated by commas. Webhook: the URL to POST to."
+    )
+    is_default = models.BooleanField(
+        default=True, help_text="Used by every rule that names no channel of its own."
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.kind == ChannelKind.WEBHOOK:
+            validate_base_url(self.target)
+        elif self.kind == ChannelKind.EMAIL:
+            from django.core.validators import validate_email
+
+            for address in self.email_addresses:
+                validate_email(address)
+
+    @property
+    def email_addresses(self) -> list[str]:
+        return [address.strip() for address in self.target.split(",") if address.strip()]
+
+
+class RuleKind(models.TextChoices):
+    THRESHOLD = "threshold", "Threshold: the value is past a fixed bound"
+    DROP = "drop", "Drop from baseline: worse by X% and significant"
+    CREEP = "creep", "Blandness creep: a sustained trend over the last runs"
+    DOWN = "down", "Endpoint down: consecutive failed runs"
+
+
+class Severity(models.TextChoices):
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
+
+
+# The rules every new endpoint starts with; see README "Alerts".
+DEFAULT_RULES = [
+    {"kind": RuleKind.DOWN, "severity": Severity.CRITICAL, "window_runs": 3},
+    {"kind": RuleKind.DROP, "metric": "rare_entity_accuracy", "severity": Severity.CRITICAL},
+    {"kind": RuleKind.DROP, "metric": "accuracy_tail", "severity": Severity.WARNING},
+    {"kind": RuleKind.DROP, "metric": "distinct_2", "severity": Severity.WARNING},
+    {"kind": RuleKind.DROP, "metric": "embedding_diversity_within", "severity": Severity.WARNING},
+    {"kind": RuleKind.CREEP, "metric": "blandness_index", "severity": Severity.WARNING},
+]
+
+
+class AlertRule(models.Model):
+    """When to raise an alert for an endpoint, a model family, or every endpoint."""
+
+    name = models.CharField(max_length=200, blank=True, help_text="Defaults to a description.")
+    endpoint = models.ForeignKey(
+        Endpoint,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="alert_rules",
+        help_text="Only this endpoint. Empty: see model family.",
+    )
+    model_family = models.CharField(
+        max_length=100, blank=True, help_text="Every endpoint of this family. Empty: all."
+    )
+    kind = models.CharField(max_length=10, choices=RuleKind.choices)
+    metric = models.CharField(
+        max_length=40, blank=True, help_text="An evaluators metric key; not for 'endpoint down'."
+    )
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
+    threshold = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Threshold rules: breach when the value is on the worse side of this bound.",
+    )
+    change_percent = models.FloatField(
+        default=10.0,
+        validators=[MinValueValidator(0.0)],
+        help_text="Drop: worse than the baseline by more than this. Creep: total drift over "
+        "the window larger than this.",
+    )
+    p_value = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Drop and creep: the significance level of the test.",
+    )
+    window_runs = models.PositiveSmallIntegerField(
+        default=8,
+        validators=[MinValueValidator(2), MaxValueValidator(500)],
+        help_text="Creep: runs in the trend test. Down: failed runs in a row.",
+    )
+    consecutive_runs = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text="Breaching runs in a row before the alert fires (pending until then).",
+    )
+    reminder_hours = models.PositiveIntegerField(
+        default=24, help_text="Remind while it keeps firing; 0: never."
+    )
+    channels = models.ManyToManyField(
+        Channel, blank=True, help_text="Where to notify. Empty: every default channel."
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "metric"]
+
+    def __str__(self) -> str:
+        return self.name or self.describe()
+
+    def describe(self) -> str:
+        if self.kind == RuleKind.DOWN:
+            return f"{self.window_runs} failed runs in a row"
+        if self.kind == RuleKind.THRESHOLD:
+            side = ">" if metric_higher_is_worse(self.metric) else "<"
+            return f"{self.metric} {side} {self.threshold:g}"
+        if self.kind == RuleKind.DROP:
+            return (
+                f"{self.metric} worse than baseline by >{self.change_percent:g}% "
+                f"(p<{self.p_value:g})"
+            )
+        return (
+            f"{self.metric} trending worse over {self.window_runs} runs "
+            f"(Mann–Kendall p<{self.p_value:g}, >{self.change_percent:g}%)"
+        )
+
+    def clean(self) -> None:
+        from evaluators import METRIC_KEYS
+
+        if self.kind != RuleKind.DOWN and self.metric not in METRIC_KEYS:
+            raise ValidationError({"metric": f"Choose one of: {', '.join(METRIC_KEYS)}."})
+        if self.kind == RuleKind.THRESHOLD and self.threshold is None:
+            raise ValidationError({"threshold": "A threshold rule needs a threshold."})
+
+    def applies_to(self, endpoint: Endpoint) -> bool:
+        if self.endpoint_id:
+            return self.endpoint_id == endpoint.pk
+        return not self.model_family or self.model_family == endpoint.model_family
+
+    @classmethod
+    def for_endpoint(cls, endpoint: Endpoint) -> list[AlertRule]:
+        rules = cls.objects.filter(enabled=True).filter(
+            Q(endpoint=endpoint)
+            | Q(endpoint__isnull=True, model_family__in=["", endpoint.model_family])
+        )
+        return list(rules.prefetch_related("channels"))
+
+    @classmethod
+    def create_defaults(cls, endpoint: Endpoint) -> None:
+        cls.objects.bulk_create(cls(endpoint=endpoint, **fields) for fields in DEFAULT_RULES)
+
+    def notification_channels(self) -> list[Channel]:
+        chosen = [channel for channel in self.channels.all() if channel.enabled]
+        return chosen or list(Channel.objects.filter(is_default=True, enabled=True))
+
+
+def metric_higher_is_worse(metric: str) -> bool:
+    """Which way is a regression: up for repetition and blandness, down for diversity and
+    accuracy (the evaluators' own polarity of each metric)."""
+    from evaluators import METRIC_KEYS
+    from evaluators.metrics import METRICS
+
+    if metric in METRICS:
+        return METRICS[metric].higher_is_blander
+    if metric in METRIC_KEYS:  # the blandness index: 0 as varied as baseline, 100 degenerate
+        return True
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+class AlertState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    FIRING = "firing", "Firing"
+    RESOLVED = "resolved", "Resolved"
+
+
+OPEN_ALERT_STATES = (AlertState.PENDING, AlertState.FIRING)
+
+
+class Alert(models.Model):
+    """One episode of a rule breached by an endpoint, from first breach to recovery."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="alerts")
+    state = models.CharField(max_length=10, choices=AlertState.choices, db_index=True)
+    breaching_runs = models.PositiveIntegerField(default=1)
+    summary = models.TextField(help_text="Why, in words: the latest evaluation.")
+    value = models.FloatField(null=True, blank=True)
+    baseline_value = models.FloatField(null=True, blank=True)
+    p_value = models.FloatField(null=True, blank=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    fired_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    last_notified_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    silenced_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            # Deduplication: at most one open alert per rule and endpoint.
+            models.UniqueConstraint(
+                fields=["rule", "endpoint"],
+                condition=Q(state__in=["pending", "firing"]),
+                name="one_open_alert_per_rule_endpoint",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint}: {self.rule}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("alert-list") + f"#alert-{self.pk}"
+
+    def is_silenced(self, now=None) -> bool:
+        return bool(self.silenced_until and self.silenced_until > (now or timezone.now()))
+
+
+class EventKind(models.TextChoices):
+    PENDING = "pending", "Breached, pending"
+    FIRED = "fired", "Fired"
+    REMINDER = "reminder", "Still firing"
+    RESOLVED = "resolved", "Resolved"
+    CLEARED = "cleared", "Cleared before firing"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    SILENCED = "silenced", "Silenced"
+
+
+NOTIFYING_EVENTS = (EventKind.FIRED, EventKind.REMINDER, EventKind.RESOLVED)
+
+
+class AlertEvent(models.Model):
+    """A state change of an alert, with the run that caused it: what the chart draws."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    run = models.ForeignKey(
+        Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="alert_events"
+    )
+    value = models.FloatField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.alert} {self.kind}"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Notification(models.Model):
+    """One event sent to one channel: written before sending, claimed once, result stored."""
+
+    event = models.ForeignKey(
+        AlertEvent, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="notifications")
+    is_test = models.BooleanField(default=False, help_text="From 'send test notification'.")
+    status = models.CharField(
+        max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "channel"],
+                condition=Q(event__isnull=False),
+                name="one_notification_per_event_channel",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} · {self.event or 'test'} · {self.status}"

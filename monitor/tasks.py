@@ -1,10 +1,14 @@
-"""Celery tasks: thin wrappers that take ids, call one service, and log the outcome."""
+"""Celery tasks: thin wrappers that take ids, call one service, and queue the next step.
+
+dispatch_due_runs → sample_run → score_run → evaluate_alerts → send_notification
+"""
 
 import logging
 
 from celery import shared_task
 
-from monitor.services import sampling
+from monitor.models import NotificationStatus
+from monitor.services import alerting, notify, sampling, scoring
 
 log = logging.getLogger(__name__)
 
@@ -22,4 +26,36 @@ def sample_run(run_id: int) -> str:
     if run is None:
         log.info("run %s: nothing to do (finished, or another worker holds it)", run_id)
         return "skipped"
+    # A failed run has nothing to score, but the endpoint-down rules still judge it.
+    next_step = score_run if run.status in scoring.SCORABLE_STATUSES else evaluate_alerts
+    next_step.delay(run.pk)
     return run.status
+
+
+@shared_task(name="monitor.tasks.score_run", acks_late=True)
+def score_run(run_id: int) -> str:
+    try:
+        scoring.score_run(run_id)
+    except scoring.RunNotScorableError as exc:
+        log.warning("run %s not scored: %s", run_id, exc)
+        result = "not scored"
+    else:
+        result = "scored"
+    evaluate_alerts.delay(run_id)
+    return result
+
+
+@shared_task(name="monitor.tasks.evaluate_alerts", acks_late=True)
+def evaluate_alerts(run_id: int) -> list[str]:
+    return [f"{event.alert_id}:{event.kind}" for event in alerting.evaluate_run(run_id)]
+
+
+@shared_task(name="monitor.tasks.send_notification", bind=True, acks_late=True, max_retries=None)
+def send_notification(self, notification_id: int) -> str:
+    notification = notify.send_notification(notification_id)
+    if notification is None:
+        return "already claimed"
+    if notification.status == NotificationStatus.PENDING:
+        # A transient failure: try again later, backing off (30 s, 60 s, 120 s, …).
+        raise self.retry(countdown=min(3600, 30 * 2 ** (notification.attempts - 1)))
+    return notification.status

@@ -94,7 +94,7 @@ class WorkerProcesses:
         return self.start(
             "worker",
             "--pool=solo",
-            "--queues=default,sampling",
+            "--queues=default,sampling,scoring",
             "--without-gossip",
             "--without-mingle",
             "--loglevel=INFO",

@@ -35,3 +35,34 @@ def make_endpoint(base_url: str, **overrides) -> Endpoint:
     if "prompt_set" not in fields:
         fields["prompt_set"] = make_prompt_set()
     return Endpoint.objects.create(**fields)
+
+
+def english_texts(seed: int, vocabulary: int, prompts: int, samples: int, words: int = 40):
+    """``prompts`` × ``samples`` texts of ``words`` words drawn from the ``vocabulary`` most
+    common English words: a smaller vocabulary is a blander, more collapsed model."""
+    import random
+
+    from wordfreq import top_n_list
+
+    rng = random.Random(seed)
+    pool = top_n_list("en", vocabulary)
+    return [
+        [" ".join(rng.choice(pool) for _ in range(words)) for _ in range(samples)]
+        for _ in range(prompts)
+    ]
+
+
+def make_finished_run(endpoint: Endpoint, texts_by_prompt: list[list[str]]):
+    """A run of ``endpoint`` whose samples are the given texts (prompt by prompt), finished
+    as a worker would finish it."""
+    from monitor.clients.openai_compatible import Completion
+    from monitor.models import Run
+    from monitor.services import sampling
+
+    run = sampling.start_run(endpoint)
+    prompts = list(run.prompt_set_version.prompts.all())
+    for prompt, texts in zip(prompts, texts_by_prompt, strict=False):
+        for index, text in enumerate(texts[: run.samples_per_prompt]):
+            sampling.record_sample(run, prompt, index, Completion(text, "stop", 5, 40, 10, 1))
+    Run.objects.filter(pk=run.pk).update(lease_token="test-worker")
+    return sampling.finish_run(run, "test-worker")

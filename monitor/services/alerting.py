@@ -1,0 +1,332 @@
+"""Alert: check a finished run against the endpoint's rules and move each alert's state.
+
+Each rule kind gives an ``Evaluation`` (breached, clear, or cannot tell yet); ``apply``
+moves the one open alert of (rule, endpoint) through pending → firing → resolved, records an
+``AlertEvent`` for every change, and writes a ``Notification`` per channel for the events
+people hear about. Drop-from-baseline rules share one permutation test per run, Holm-adjusted
+across their metrics, so more rules do not mean more false alarms.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+
+from django.db import transaction
+from django.utils import timezone
+
+import evaluators
+from evaluators.trend import mann_kendall
+from monitor.models import (
+    NOTIFYING_EVENTS,
+    OPEN_ALERT_STATES,
+    Alert,
+    AlertEvent,
+    AlertRule,
+    AlertState,
+    EventKind,
+    MetricPoint,
+    Notification,
+    RuleKind,
+    Run,
+    RunStatus,
+    metric_higher_is_worse,
+)
+from monitor.services import scoring
+
+log = logging.getLogger(__name__)
+
+PERMUTATIONS = 1000
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A rule against one run: ``breached`` is None when there is not enough data to tell."""
+
+    breached: bool | None
+    summary: str
+    value: float | None = None
+    baseline_value: float | None = None
+    p_value: float | None = None
+
+
+def worse_by(value: float, baseline: float, metric: str) -> float:
+    """How much worse ``value`` is than ``baseline``, as a fraction of the baseline (negative:
+    better). A zero baseline makes the plain difference the measure."""
+    change = value - baseline
+    if not metric_higher_is_worse(metric):
+        change = -change
+    return change / abs(baseline) if baseline else change
+
+
+class RunContext:
+    """What the rules of one run need, each piece computed once and only if asked for."""
+
+    def __init__(self, run: Run, rules: list[AlertRule]) -> None:
+        self.run = run
+        self.rules = rules
+
+    @cached_property
+    def values(self) -> dict[str, float]:
+        return dict(self.run.points.values_list("metric", "value"))
+
+    @cached_property
+    def baseline(self) -> Run | None:
+        return scoring.baseline_for(self.run)
+
+    @cached_property
+    def comparison(self) -> dict[str, evaluators.MetricComparison]:
+        """One permutation test of this run against its baseline, over every metric a drop
+        rule watches, with p-values Holm-adjusted across them."""
+        baseline_metrics = (self.baseline.report or {}).get("metrics", {})
+        metrics = sorted(
+            {rule.metric for rule in self.rules if rule.kind == RuleKind.DROP}
+            & self.values.keys()
+            & baseline_metrics.keys()
+        )
+        if not metrics:
+            return {}
+        baseline_batch = scoring.run_batch(self.baseline)
+        candidate_batch = scoring.run_batch(self.run)
+        # Both runs were scored with the same settings, so both have embeddings or neither.
+        return evaluators.compare(
+            baseline_batch,
+            candidate_batch,
+            metrics,
+            n_permutations=PERMUTATIONS,
+            seed=self.run.pk,
+            embed=baseline_batch.embeddings is not None and candidate_batch.embeddings is not None,
+        )
+
+    def recent_values(self, metric: str, count: int) -> list[float]:
+        """The metric over the endpoint's last ``count`` scored runs up to this one, oldest
+        first."""
+        points = MetricPoint.objects.filter(
+            endpoint=self.run.endpoint_id, metric=metric, time__lte=self.run_time
+        ).order_by("-time", "-run_id")[:count]
+        return [point.value for point in reversed(points)]
+
+    @cached_property
+    def run_time(self) -> datetime:
+        return self.run.finished_at or self.run.created_at
+
+
+def evaluate_threshold(rule: AlertRule, context: RunContext) -> Evaluation:
+    value = context.values.get(rule.metric)
+    if value is None:
+        return Evaluation(None, f"{rule.metric} was not measured on this run")
+    higher_is_worse = metric_higher_is_worse(rule.metric)
+    breached = value > rule.threshold if higher_is_worse else value < rule.threshold
+    side = "above" if higher_is_worse else "below"
+    return Evaluation(
+        breached,
+        f"{rule.metric} = {value:.4g}, {'' if breached else 'not '}{side} {rule.threshold:g}",
+        value=value,
+    )
+
+
+def evaluate_drop(rule: AlertRule, context: RunContext) -> Evaluation:
+    value = context.values.get(rule.metric)
+    if value is None:
+        return Evaluation(None, f"{rule.metric} was not measured on this run")
+    if context.baseline is None:
+        return Evaluation(None, "no baseline run yet")
+    result = context.comparison.get(rule.metric)
+    if result is None:
+        return Evaluation(None, f"{rule.metric} cannot be compared with the baseline run")
+    worse = worse_by(result.candidate, result.baseline, rule.metric)
+    breached = worse * 100 > rule.change_percent and result.p_value < rule.p_value
+    return Evaluation(
+        breached,
+        f"{rule.metric} = {result.candidate:.4g} vs baseline {result.baseline:.4g} "
+        f"(run {context.baseline.pk}): {worse * 100:+.1f}% worse, p = {result.p_value:.3g}",
+        value=result.candidate,
+        baseline_value=result.baseline,
+        p_value=result.p_value,
+    )
+
+
+def evaluate_creep(rule: AlertRule, context: RunContext) -> Evaluation:
+    values = context.recent_values(rule.metric, rule.window_runs)
+    if rule.metric not in context.values or len(values) < rule.window_runs:
+        return Evaluation(None, f"fewer than {rule.window_runs} scored runs of {rule.metric}")
+    trend = mann_kendall(values)
+    higher_is_worse = metric_higher_is_worse(rule.metric)
+    p_value = trend.p_increasing if higher_is_worse else trend.p_decreasing
+    drift = trend.slope * (len(values) - 1)
+    scale = sum(abs(value) for value in values) / len(values)
+    drift_worse = drift if higher_is_worse else -drift
+    relative = drift_worse / scale if scale else drift_worse
+    breached = p_value < rule.p_value and relative * 100 > rule.change_percent
+    return Evaluation(
+        breached,
+        f"{rule.metric} over the last {len(values)} runs: {values[0]:.4g} → {values[-1]:.4g}, "
+        f"Sen slope {trend.slope:+.3g}/run ({relative * 100:+.1f}% worse), "
+        f"Mann–Kendall p = {p_value:.3g}",
+        value=values[-1],
+        baseline_value=values[0],
+        p_value=p_value,
+    )
+
+
+def evaluate_down(rule: AlertRule, context: RunContext) -> Evaluation:
+    recent = list(
+        context.run.endpoint.runs.filter(
+            status__in=(RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED),
+            created_at__lte=context.run.created_at,
+        )
+        .order_by("-created_at")
+        .values_list("status", "error_summary")[: rule.window_runs]
+    )
+    failed = 0
+    for status, _ in recent:
+        if status != RunStatus.FAILED:
+            break
+        failed += 1
+    if failed < rule.window_runs and context.run.status == RunStatus.FAILED:
+        return Evaluation(None, f"{failed} failed run(s) in a row")
+    reason = recent[0][1] if recent else ""
+    return Evaluation(
+        failed >= rule.window_runs,
+        f"{failed} failed run(s) in a row" + (f"; last: {reason}" if failed else ""),
+    )
+
+
+EVALUATORS = {
+    RuleKind.THRESHOLD: evaluate_threshold,
+    RuleKind.DROP: evaluate_drop,
+    RuleKind.CREEP: evaluate_creep,
+    RuleKind.DOWN: evaluate_down,
+}
+
+
+def evaluate_run(run_id: int) -> list[AlertEvent]:
+    """Check every rule of the run's endpoint against it, once per run."""
+    claimed = Run.objects.filter(
+        pk=run_id,
+        alerts_evaluated_at__isnull=True,
+        status__in=(RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED),
+    ).update(alerts_evaluated_at=timezone.now())
+    if not claimed:
+        return []
+    run = Run.objects.select_related("endpoint").get(pk=run_id)
+    rules = AlertRule.for_endpoint(run.endpoint)
+    context = RunContext(run, rules)
+    events = []
+    for rule in rules:
+        if rule.kind != RuleKind.DOWN and run.scored_at is None:
+            continue  # a failed or unscored run says nothing about the metrics
+        try:
+            evaluation = EVALUATORS[rule.kind](rule, context)
+        except (scoring.RunNotScorableError, ValueError) as exc:
+            log.warning("rule %s on run %s: %s", rule.pk, run.pk, exc)
+            continue
+        events += apply(rule, run, evaluation)
+    return events
+
+
+@transaction.atomic
+def apply(
+    rule: AlertRule, run: Run, evaluation: Evaluation, now: datetime | None = None
+) -> list[AlertEvent]:
+    """Move the open alert of (rule, endpoint) according to one evaluation."""
+    if evaluation.breached is None:
+        return []
+    now = now or timezone.now()
+    alert = (
+        Alert.objects.select_for_update()
+        .filter(rule=rule, endpoint=run.endpoint, state__in=OPEN_ALERT_STATES)
+        .first()
+    )
+    events: list[AlertEvent] = []
+    if not evaluation.breached:
+        if alert is not None:
+            kind = EventKind.RESOLVED if alert.state == AlertState.FIRING else EventKind.CLEARED
+            alert.state, alert.resolved_at = AlertState.RESOLVED, now
+            _update_figures(alert, evaluation)
+            alert.save()
+            events.append(_record(alert, kind, now, run, evaluation.value, evaluation.summary))
+        return events
+
+    was_firing = alert is not None and alert.state == AlertState.FIRING
+    if alert is None:
+        alert = Alert(rule=rule, endpoint=run.endpoint, state=AlertState.PENDING, opened_at=now)
+    else:
+        alert.breaching_runs += 1
+    _update_figures(alert, evaluation)
+    if alert.state == AlertState.PENDING and alert.breaching_runs >= rule.consecutive_runs:
+        alert.state, alert.fired_at = AlertState.FIRING, now
+        kind = EventKind.FIRED
+    elif was_firing and _reminder_due(alert, rule, now):
+        kind = EventKind.REMINDER
+    elif alert.pk is None:
+        kind = EventKind.PENDING
+    else:
+        kind = None
+    if kind in (EventKind.FIRED, EventKind.REMINDER):
+        alert.last_notified_at = now
+    alert.save()
+    if kind is not None:
+        events.append(_record(alert, kind, now, run, evaluation.value, evaluation.summary))
+    return events
+
+
+def _reminder_due(alert: Alert, rule: AlertRule, now: datetime) -> bool:
+    if not rule.reminder_hours or alert.acknowledged_at or alert.last_notified_at is None:
+        return False
+    return now - alert.last_notified_at >= timedelta(hours=rule.reminder_hours)
+
+
+def _update_figures(alert: Alert, evaluation: Evaluation) -> None:
+    alert.summary = evaluation.summary
+    alert.value = evaluation.value
+    alert.baseline_value = evaluation.baseline_value
+    alert.p_value = evaluation.p_value
+
+
+def _record(
+    alert: Alert,
+    kind: str,
+    now: datetime,
+    run: Run | None = None,
+    value: float | None = None,
+    message: str = "",
+) -> AlertEvent:
+    event = AlertEvent.objects.create(
+        alert=alert, kind=kind, run=run, value=value, message=message, created_at=now
+    )
+    if kind in NOTIFYING_EVENTS and not alert.is_silenced(now):
+        queue_notifications(event)
+    log.info("alert %s (%s): %s", alert.pk, alert, kind)
+    return event
+
+
+def queue_notifications(event: AlertEvent) -> list[Notification]:
+    """Write one notification per channel of the rule, and send each after commit."""
+    from monitor import tasks  # tasks import the services
+
+    notifications = [
+        Notification.objects.create(event=event, channel=channel)
+        for channel in event.alert.rule.notification_channels()
+    ]
+    for notification in notifications:
+        transaction.on_commit(lambda pk=notification.pk: tasks.send_notification.delay(pk))
+    return notifications
+
+
+def acknowledge(alert: Alert, user) -> AlertEvent:
+    """Stop reminders for this alert; it still resolves (and says so) when the value recovers."""
+    alert.acknowledged_at, alert.acknowledged_by = timezone.now(), user
+    alert.save(update_fields=["acknowledged_at", "acknowledged_by"])
+    return _record(alert, EventKind.ACKNOWLEDGED, alert.acknowledged_at, message=f"by {user}")
+
+
+def silence(alert: Alert, until: datetime) -> AlertEvent:
+    """Send nothing about this alert until ``until``; its state still changes and is stored."""
+    alert.silenced_until = until
+    alert.save(update_fields=["silenced_until"])
+    return _record(
+        alert, EventKind.SILENCED, timezone.now(), message=f"until {until:%Y-%m-%d %H:%M %Z}"
+    )

@@ -1,0 +1,176 @@
+"""Alert rules against scored runs: what fires, what stays quiet, and the alert lifecycle."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from monitor.models import (
+    Alert,
+    AlertEvent,
+    AlertRule,
+    AlertState,
+    Channel,
+    Notification,
+    NotificationStatus,
+    RuleKind,
+    Run,
+    RunStatus,
+)
+from monitor.services import alerting, notify, scoring
+from tests.factories import english_texts, make_endpoint, make_finished_run, make_prompt_set
+
+pytestmark = pytest.mark.django_db
+
+PROMPTS, SAMPLES = 30, 3
+
+
+@pytest.fixture
+def endpoint(settings):
+    settings.TAILWATCH_EMBEDDINGS = False
+    Channel.objects.create(name="ops", kind="email", target="ops@example.org")
+    return make_endpoint(
+        "http://127.0.0.1:9/v1",
+        prompt_set=make_prompt_set(open_prompts=PROMPTS, probes=0),
+        samples_per_prompt=SAMPLES,
+    )
+
+
+def scored_run(endpoint, seed: int, vocabulary: int) -> Run:
+    run = make_finished_run(endpoint, english_texts(seed, vocabulary, PROMPTS, SAMPLES))
+    return scoring.score_run(run.pk)
+
+
+def evaluate(run: Run) -> list[str]:
+    return [
+        f"{event.alert.rule.metric or 'down'}:{event.kind}"
+        for event in alerting.evaluate_run(run.pk)
+    ]
+
+
+def deliver_all() -> None:
+    for notification in Notification.objects.filter(status=NotificationStatus.PENDING).order_by(
+        "pk"
+    ):
+        notify.send_notification(notification.pk)
+
+
+def test_a_significant_drop_fires_one_alert_and_one_email(endpoint):
+    evaluate(scored_run(endpoint, seed=1, vocabulary=3000))
+    collapsed = scored_run(endpoint, seed=2, vocabulary=120)
+
+    assert evaluate(collapsed) == ["distinct_2:fired"]
+    alert = Alert.objects.get()
+    assert alert.state == AlertState.FIRING and alert.p_value < 0.05
+    assert alert.value < alert.baseline_value
+    deliver_all()
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert "distinct_2" in message.subject and message.to == ["ops@example.org"]
+
+
+def test_a_drop_within_noise_fires_nothing(endpoint):
+    evaluate(scored_run(endpoint, seed=1, vocabulary=3000))
+    assert evaluate(scored_run(endpoint, seed=2, vocabulary=3000)) == []
+    assert not Alert.objects.exists() and not Notification.objects.exists()
+
+
+def test_recovery_resolves_the_alert_and_says_so_once(endpoint):
+    endpoint.baseline_run = scored_run(endpoint, seed=1, vocabulary=3000)
+    endpoint.save()
+    evaluate(scored_run(endpoint, seed=2, vocabulary=120))
+    assert evaluate(scored_run(endpoint, seed=3, vocabulary=120)) == []  # still firing, no mail
+
+    assert evaluate(scored_run(endpoint, seed=4, vocabulary=3000)) == ["distinct_2:resolved"]
+    alert = Alert.objects.get()
+    assert alert.state == AlertState.RESOLVED and alert.resolved_at
+    assert alert.breaching_runs == 2
+    deliver_all()
+    assert [m.subject.rsplit(" ", 1)[-1] for m in mail.outbox] == ["firing", "resolved"]
+
+
+def test_a_slow_decline_fires_blandness_creep_although_no_step_is_significant(endpoint):
+    AlertRule.objects.filter(endpoint=endpoint).exclude(kind=RuleKind.CREEP).delete()
+    # What moves here is word choice, common words crowding out rare ones:
+    AlertRule.objects.create(endpoint=endpoint, kind=RuleKind.DROP, metric="tail_vocabulary")
+    AlertRule.objects.create(endpoint=endpoint, kind=RuleKind.DROP, metric="mean_zipf")
+    endpoint.baseline_window = 1  # each run against the one before: one small step
+    endpoint.save()
+    fired = []
+    for step in range(10):
+        vocabulary = round(3000 * 0.92**step)  # 8% fewer words each run
+        fired += evaluate(scored_run(endpoint, seed=step, vocabulary=vocabulary))
+    assert fired == ["blandness_index:fired"]
+    alert = Alert.objects.get()
+    assert alert.rule.kind == RuleKind.CREEP
+    assert "Mann–Kendall" in alert.summary
+
+
+def test_consecutive_breaches_make_a_pending_alert_fire(endpoint):
+    AlertRule.objects.filter(endpoint=endpoint, metric="distinct_2").update(consecutive_runs=2)
+    endpoint.baseline_run = scored_run(endpoint, seed=1, vocabulary=3000)
+    endpoint.save()
+    assert evaluate(scored_run(endpoint, seed=2, vocabulary=120)) == ["distinct_2:pending"]
+    assert evaluate(scored_run(endpoint, seed=3, vocabulary=120)) == ["distinct_2:fired"]
+    assert Notification.objects.count() == 1
+
+
+def test_three_failed_runs_mean_the_endpoint_is_down(endpoint):
+    events = []
+    for _ in range(3):
+        run = make_finished_run(endpoint, [])
+        assert run.status == RunStatus.FAILED
+        events += evaluate(run)
+    assert events == ["down:fired"]
+    assert "3 failed run(s) in a row" in Alert.objects.get().summary
+    assert evaluate(scored_run(endpoint, seed=1, vocabulary=3000)) == ["down:resolved"]
+
+
+def test_a_threshold_rule_fires_on_the_worse_side_only(endpoint):
+    AlertRule.objects.filter(endpoint=endpoint).delete()
+    AlertRule.objects.create(endpoint=endpoint, kind="threshold", metric="self_bleu", threshold=0.5)
+    AlertRule.objects.create(
+        endpoint=endpoint, kind="threshold", metric="distinct_1", threshold=0.9
+    )
+    # repetition-like metrics are worse when higher, diversity when lower
+    assert evaluate(scored_run(endpoint, seed=1, vocabulary=3000)) == ["distinct_1:fired"]
+
+
+def test_a_run_is_evaluated_once(endpoint):
+    evaluate(scored_run(endpoint, seed=1, vocabulary=3000))
+    collapsed = scored_run(endpoint, seed=2, vocabulary=120)
+    assert evaluate(collapsed) == ["distinct_2:fired"]
+    assert evaluate(collapsed) == []
+    assert AlertEvent.objects.count() == 1
+
+
+def test_a_duplicated_notification_task_sends_once(endpoint):
+    evaluate(scored_run(endpoint, seed=1, vocabulary=3000))
+    evaluate(scored_run(endpoint, seed=2, vocabulary=120))
+    notification = Notification.objects.get()
+    assert notify.send_notification(notification.pk).status == NotificationStatus.SENT
+    assert notify.send_notification(notification.pk) is None
+    assert len(mail.outbox) == 1
+
+
+def test_reminders_come_after_the_interval_unless_acknowledged(endpoint):
+    endpoint.baseline_run = scored_run(endpoint, seed=1, vocabulary=3000)
+    endpoint.save()
+    evaluate(scored_run(endpoint, seed=2, vocabulary=120))
+    alert = Alert.objects.get()
+    Alert.objects.filter(pk=alert.pk).update(last_notified_at=timezone.now() - timedelta(days=2))
+    assert evaluate(scored_run(endpoint, seed=3, vocabulary=120)) == ["distinct_2:reminder"]
+
+    Alert.objects.filter(pk=alert.pk).update(last_notified_at=timezone.now() - timedelta(days=2))
+    alerting.acknowledge(Alert.objects.get(), user=None)
+    assert evaluate(scored_run(endpoint, seed=4, vocabulary=120)) == []
+
+
+def test_a_silenced_alert_changes_state_but_sends_nothing(endpoint):
+    endpoint.baseline_run = scored_run(endpoint, seed=1, vocabulary=3000)
+    endpoint.save()
+    evaluate(scored_run(endpoint, seed=2, vocabulary=120))
+    alerting.silence(Alert.objects.get(), timezone.now() + timedelta(hours=4))
+    assert evaluate(scored_run(endpoint, seed=3, vocabulary=3000)) == ["distinct_2:resolved"]
+    assert Notification.objects.count() == 1  # the firing one, from before the silence

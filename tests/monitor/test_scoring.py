@@ -1,0 +1,87 @@
+"""Scoring runs into metric points: what is stored, re-scoring, baselines, embeddings."""
+
+import numpy as np
+import pytest
+
+from monitor.models import MetricPoint, Run, RunStatus
+from monitor.services import scoring
+from tests.factories import english_texts, make_endpoint, make_finished_run, make_prompt_set
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def endpoint(settings):
+    settings.TAILWATCH_EMBEDDINGS = False
+    return make_endpoint(
+        "http://127.0.0.1:9/v1",
+        prompt_set=make_prompt_set(open_prompts=12, probes=6),
+        samples_per_prompt=3,
+    )
+
+
+def test_a_run_is_scored_into_one_point_per_metric(endpoint):
+    run = make_finished_run(endpoint, english_texts(1, 2000, 18, 3))
+    run = scoring.score_run(run.pk)
+
+    points = {p.metric: p for p in MetricPoint.objects.filter(run=run)}
+    assert set(points) == set(run.report["metrics"])
+    assert {"distinct_2", "self_bleu", "rare_entity_accuracy", "accuracy_tail"} <= set(points)
+    distinct = points["distinct_2"]
+    assert distinct.ci_low <= distinct.value <= distinct.ci_high
+    assert distinct.time == run.finished_at and distinct.endpoint == endpoint
+    assert run.report["metrics"]["distinct_2"]["value"] == distinct.value
+    assert len(run.report["prompts"]) == 18
+
+
+def test_rescoring_replaces_the_points(endpoint):
+    run = make_finished_run(endpoint, english_texts(1, 2000, 18, 3))
+    first = dict(
+        MetricPoint.objects.filter(run=scoring.score_run(run.pk)).values_list("metric", "value")
+    )
+    second = dict(
+        MetricPoint.objects.filter(run=scoring.score_run(run.pk)).values_list("metric", "value")
+    )
+    assert first == second
+    assert MetricPoint.objects.filter(run=run).count() == len(first)
+
+
+def test_failed_samples_are_left_out_and_a_failed_run_is_not_scored(endpoint):
+    run = make_finished_run(endpoint, english_texts(1, 2000, 18, 3)[:5])
+    assert run.status == RunStatus.SUCCEEDED  # the other prompts were simply never sampled
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.FAILED)
+    with pytest.raises(scoring.RunNotScorableError):
+        scoring.score_run(run.pk)
+
+
+def test_the_baseline_is_pinned_or_a_window_of_good_runs_back(endpoint):
+    runs = [
+        scoring.score_run(make_finished_run(endpoint, english_texts(i, 2000, 18, 3)).pk)
+        for i in range(4)
+    ]
+    endpoint.baseline_window = 2
+    endpoint.save()
+    assert scoring.baseline_for(runs[0]) is None
+    assert scoring.baseline_for(runs[1]) == runs[0]
+    assert scoring.baseline_for(runs[3]) == runs[1]
+    endpoint.baseline_run = runs[0]
+    endpoint.save()
+    assert scoring.baseline_for(Run.objects.get(pk=runs[3].pk)) == runs[0]
+
+
+def test_embeddings_are_computed_once_and_stored(settings):
+    settings.TAILWATCH_EMBEDDINGS = True
+    endpoint = make_endpoint("http://127.0.0.1:9/v1", samples_per_prompt=2)
+    run = make_finished_run(endpoint, english_texts(3, 500, 3, 2))
+    run = scoring.score_run(run.pk)
+    stored = [np.frombuffer(s.embedding, dtype=np.float32) for s in run.samples.all()]
+    assert len(stored) == 6 and all(v.shape == (384,) for v in stored)
+    assert "embedding_diversity_within" in run.report["metrics"]
+
+    scoring.encoder.cache_clear()
+    settings.TAILWATCH_EMBEDDING_MODEL = "/nonexistent/model"  # would fail if it were loaded
+    assert (
+        scoring.score_run(run.pk).report["metrics"]["embedding_diversity_within"]
+        == (run.report["metrics"]["embedding_diversity_within"])
+    )
+    scoring.encoder.cache_clear()
