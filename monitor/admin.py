@@ -1,7 +1,21 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from monitor.forms import EndpointForm
-from monitor.models import Endpoint, Prompt, PromptSet, PromptSetVersion, Run, Sample
+from monitor.models import (
+    Alert,
+    AlertEvent,
+    AlertRule,
+    Channel,
+    Endpoint,
+    MetricPoint,
+    Notification,
+    Prompt,
+    PromptSet,
+    PromptSetVersion,
+    Run,
+    Sample,
+)
+from monitor.services import notify
 
 
 @admin.register(Endpoint)
@@ -56,6 +70,9 @@ class SampleInline(admin.TabularInline):
     fields = ["prompt", "sample_index", "text", "error_kind", "error", "latency_ms", "attempts"]
     readonly_fields = fields
 
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
@@ -73,6 +90,71 @@ class RunAdmin(admin.ModelAdmin):
     list_filter = ["status", "trigger", "endpoint"]
     readonly_fields = [field.name for field in Run._meta.fields]
     inlines = [SampleInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(MetricPoint)
+class MetricPointAdmin(admin.ModelAdmin):
+    list_display = ["endpoint", "metric", "value", "ci_low", "ci_high", "n", "time", "run"]
+    list_filter = ["metric", "endpoint"]
+    readonly_fields = [field.name for field in MetricPoint._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "kind", "endpoint", "model_family", "severity", "enabled"]
+    list_filter = ["kind", "severity", "enabled"]
+    filter_horizontal = ["channels"]
+
+
+class AlertEventInline(admin.TabularInline):
+    model = AlertEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "kind", "run", "value", "message"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "state", "opened_at", "fired_at", "resolved_at", "acknowledged_at"]
+    list_filter = ["state", "rule__severity", "endpoint"]
+    readonly_fields = [
+        field.name for field in Alert._meta.fields if field.name not in {"silenced_until"}
+    ]
+    inlines = [AlertEventInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "target", "is_default", "enabled"]
+    actions = ["send_test_notification"]
+
+    @admin.action(description="Send test notification")
+    def send_test_notification(self, request, queryset) -> None:
+        for channel in queryset:
+            notify.send_test(channel)
+        self.message_user(
+            request, f"Queued {queryset.count()} test notification(s).", messages.SUCCESS
+        )
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "channel", "event", "is_test", "status", "attempts", "error"]
+    list_filter = ["status", "channel"]
+    readonly_fields = [field.name for field in Notification._meta.fields]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -58,6 +59,7 @@ class FakeBehaviour:
     """How the fake answers. Rates are per request; the script overrides them in order."""
 
     latency: float = 0.0
+    reply: Callable[[str, random.Random], str] = fake_reply
     error_rate: float = 0.0
     error_status: int = 500
     malformed_rate: float = 0.0
@@ -93,13 +95,19 @@ class FakeBehaviour:
             return FakeResponse(self.error_status, body, delay=self.latency)
         if draw < self.error_rate + self.malformed_rate:
             return FakeResponse(200, b'{"choices": [{"oops": true}]', delay=self.latency)
-        response = completion_response(path, raw_body, random.Random(reply_seed))
+        response = completion_response(path, raw_body, random.Random(reply_seed), self.reply)
         response.delay = self.latency
         return response
 
 
-def completion_response(path: str, raw_body: bytes, rng: random.Random) -> FakeResponse:
-    """Answer a well-formed request as an OpenAI-compatible server would."""
+def completion_response(
+    path: str,
+    raw_body: bytes,
+    rng: random.Random,
+    reply: Callable[[str, random.Random], str] = fake_reply,
+) -> FakeResponse:
+    """Answer a well-formed request as an OpenAI-compatible server would, the text from
+    ``reply(prompt, rng)``."""
     try:
         request = json.loads(raw_body or b"{}")
         if not isinstance(request, dict):
@@ -111,7 +119,7 @@ def completion_response(path: str, raw_body: bytes, rng: random.Random) -> FakeR
         if not isinstance(messages, list) or not messages:
             return _error(400, "messages must be a non-empty list")
         prompt = str(messages[-1].get("content", "")) if isinstance(messages[-1], dict) else ""
-        text = fake_reply(prompt, rng)
+        text = reply(prompt, rng)
         choice = {
             "index": 0,
             "message": {"role": "assistant", "content": text},
@@ -120,7 +128,7 @@ def completion_response(path: str, raw_body: bytes, rng: random.Random) -> FakeR
         kind = "chat.completion"
     elif path.endswith("/completions"):
         prompt = str(request.get("prompt", ""))
-        text = fake_reply(prompt, rng)
+        text = reply(prompt, rng)
         choice = {"index": 0, "text": text, "finish_reason": "stop"}
         kind = "text_completion"
     else:

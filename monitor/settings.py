@@ -211,7 +211,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Notifications: tries per message (with backoff between), and the webhook request timeout.
 TAILWATCH_NOTIFY_ATTEMPTS = env_int("TAILWATCH_NOTIFY_ATTEMPTS", 5)
+TAILWATCH_NOTIFY_RETRY_SECONDS = float(os.environ.get("TAILWATCH_NOTIFY_RETRY_SECONDS", "30"))
 TAILWATCH_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("TAILWATCH_WEBHOOK_TIMEOUT_SECONDS", "10"))
+
+# Retention for `manage.py prune`, in days (0: forever). Sample texts are the bulk of the data;
+# metric points are small and make the long-range charts.
+TAILWATCH_SAMPLE_RETENTION_DAYS = env_int("TAILWATCH_SAMPLE_RETENTION_DAYS", 90)
+TAILWATCH_POINT_RETENTION_DAYS = env_int("TAILWATCH_POINT_RETENTION_DAYS", 0)
 
 # Tries per request (the first and its retries), and the first backoff step, doubled each retry.
 TAILWATCH_REQUEST_ATTEMPTS = env_int("TAILWATCH_REQUEST_ATTEMPTS", 4)

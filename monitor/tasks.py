@@ -6,6 +6,7 @@ dispatch_due_runs → sample_run → score_run → evaluate_alerts → send_noti
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from monitor.models import NotificationStatus
 from monitor.services import alerting, notify, sampling, scoring
@@ -56,6 +57,7 @@ def send_notification(self, notification_id: int) -> str:
     if notification is None:
         return "already claimed"
     if notification.status == NotificationStatus.PENDING:
-        # A transient failure: try again later, backing off (30 s, 60 s, 120 s, …).
-        raise self.retry(countdown=min(3600, 30 * 2 ** (notification.attempts - 1)))
+        # A transient failure: try again later, backing off (30 s, 60 s, 120 s, … by default).
+        backoff = settings.TAILWATCH_NOTIFY_RETRY_SECONDS * 2 ** (notification.attempts - 1)
+        raise self.retry(countdown=min(3600.0, backoff))
     return notification.status

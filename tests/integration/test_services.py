@@ -6,7 +6,7 @@ import uuid
 import pytest
 from django.conf import settings
 from django.db import IntegrityError, connection
-from kombu import Connection, Queue
+from kombu import Connection
 
 from monitor.models import Sample
 from monitor.services.sampling import start_run
@@ -22,14 +22,14 @@ def test_the_suite_runs_on_postgresql():
 def test_the_broker_is_redis_and_carries_messages():
     require_service("Redis", bool(os.environ.get("REDIS_URL")))
     assert settings.CELERY_BROKER_URL.startswith("redis://")
-    queue = Queue(f"tailwatch-test-{uuid.uuid4().hex}")
     with Connection(settings.CELERY_BROKER_URL, connect_timeout=5) as conn:
-        conn.SimpleQueue(queue).put({"ping": 1})
-        simple = conn.SimpleQueue(queue)
-        message = simple.get(timeout=5)
+        queue = conn.SimpleQueue(f"tailwatch-test-{uuid.uuid4().hex}")
+        queue.put({"ping": 1})
+        message = queue.get(timeout=5)
         message.ack()
         assert message.payload == {"ping": 1}
-        simple.queue.delete()
+        queue.queue.delete()
+        queue.close()
 
 
 @pytest.mark.django_db

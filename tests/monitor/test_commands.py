@@ -3,15 +3,18 @@
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
-from monitor.models import Endpoint, PromptKind
+from monitor.models import Endpoint, MetricPoint, PromptKind, Run, Sample
 from monitor.services.demo import DEFAULT_PROMPT_SET_NAME, DEMO_PROMPT_SET_NAME
 from monitor.settings import email_settings_from_url
 from tests.conftest import REPO
+from tests.factories import english_texts, make_endpoint, make_finished_run
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +103,34 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
         [sys.executable, "manage.py", "check"], cwd=REPO, env=env, capture_output=True, text=True
     )
     assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
+
+
+def test_rescore_replaces_points_of_runs_since_a_date(settings, capsys):
+    settings.TAILWATCH_EMBEDDINGS = False
+    endpoint = make_endpoint("http://127.0.0.1:9/v1", samples_per_prompt=2)
+    old = make_finished_run(endpoint, english_texts(1, 1000, 3, 2))
+    Run.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=30))
+    new = make_finished_run(endpoint, english_texts(2, 1000, 3, 2))
+
+    call_command("rescore", "--since", (timezone.now() - timedelta(days=1)).date().isoformat())
+
+    assert not MetricPoint.objects.filter(run=old).exists()
+    assert MetricPoint.objects.filter(run=new, metric="distinct_2").exists()
+    assert "Re-scored 1 of 1 runs." in capsys.readouterr().out
+    with pytest.raises(CommandError, match="--since wants a date"):
+        call_command("rescore", "--since", "last tuesday")
+
+
+def test_prune_deletes_old_samples_but_keeps_a_pinned_baseline(settings):
+    endpoint = make_endpoint("http://127.0.0.1:9/v1", samples_per_prompt=2)
+    pinned = make_finished_run(endpoint, english_texts(1, 1000, 3, 2))
+    old = make_finished_run(endpoint, english_texts(2, 1000, 3, 2))
+    endpoint.baseline_run = pinned
+    endpoint.save()
+    Sample.objects.update(created_at=timezone.now() - timedelta(days=100))
+
+    call_command("prune", "--sample-days", "90")
+
+    assert Sample.objects.filter(run=pinned).count() == 6
+    assert not Sample.objects.filter(run=old).exists()
+    assert Run.objects.filter(pk=old.pk).exists()

@@ -1,0 +1,46 @@
+"""Score finished runs again, e.g. after an evaluator changed: their points are replaced."""
+
+from datetime import datetime, time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from tqdm import tqdm
+
+from monitor.models import Run
+from monitor.services import scoring
+
+
+def parse_since(value: str) -> datetime:
+    moment = parse_datetime(value)
+    if moment is None:
+        day = parse_date(value)
+        if day is None:
+            raise CommandError(f"--since wants a date or date-time, e.g. 2026-01-31, not {value!r}")
+        moment = datetime.combine(day, time.min)
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+class Command(BaseCommand):
+    help = "Re-score succeeded and partial runs created since a date (all runs without --since)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--since", help="A date (2026-01-31) or date-time, in UTC if naive.")
+        parser.add_argument("--endpoint", help="Only this endpoint (by name).")
+
+    def handle(self, *args, **options) -> None:
+        runs = Run.objects.filter(status__in=scoring.SCORABLE_STATUSES).order_by("created_at")
+        if options["since"]:
+            runs = runs.filter(created_at__gte=parse_since(options["since"]))
+        if options["endpoint"]:
+            runs = runs.filter(endpoint__name=options["endpoint"])
+        run_ids = list(runs.values_list("pk", flat=True))
+        failures = 0
+        # Oldest first: a run's blandness index is measured from an earlier reference run.
+        for run_id in tqdm(run_ids, desc="rescoring", unit="run", file=self.stderr):
+            try:
+                scoring.score_run(run_id)
+            except scoring.RunNotScorableError as exc:
+                failures += 1
+                self.stderr.write(f"run {run_id}: {exc}")
+        self.stdout.write(f"Re-scored {len(run_ids) - failures} of {len(run_ids)} runs.")

@@ -1,0 +1,168 @@
+"""Scoring and alerting on real Celery workers: email over real SMTP, webhooks with retries."""
+
+import email
+import email.policy
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from monitor import tasks
+from monitor.fake_llm import fake_reply
+from monitor.models import (
+    Alert,
+    AlertRule,
+    AlertState,
+    Channel,
+    MetricPoint,
+    Notification,
+    NotificationStatus,
+    RuleKind,
+    Run,
+)
+from monitor.services import notify, sampling
+from tests.conftest import wait_for
+from tests.factories import make_endpoint, make_prompt_set
+
+pytestmark = [pytest.mark.integration]
+
+FAST = {
+    "TAILWATCH_BACKOFF_BASE_SECONDS": "0.01",
+    "TAILWATCH_NOTIFY_RETRY_SECONDS": "0.2",
+    "TAILWATCH_EMBEDDINGS": "0",
+}
+
+
+def collapsed_reply(prompt, rng) -> str:
+    return "I am not able to help with that. " * rng.randint(2, 3)
+
+
+class MailSink:
+    """An SMTP server on 127.0.0.1 that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(unused_port):
+    sink = MailSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=unused_port)
+    controller.start()
+    sink.url = f"smtp://127.0.0.1:{unused_port}"
+    yield sink
+    controller.stop()
+
+
+def run_to_evaluation(endpoint) -> Run:
+    run = sampling.start_run(endpoint)
+
+    def evaluated():
+        """the run was sampled, scored and checked against the rules"""
+        run.refresh_from_db()
+        return run.alerts_evaluated_at is not None
+
+    wait_for(evaluated, timeout=90, interval=0.3)
+    return run
+
+
+def test_a_collapse_fires_one_alert_one_email_and_recovery_one_resolve(
+    celery_processes, fake_llm, smtp
+):
+    Channel.objects.create(name="ml-ops", kind="email", target="ml-ops@example.org")
+    endpoint = make_endpoint(
+        fake_llm.url, prompt_set=make_prompt_set(open_prompts=20, probes=0), samples_per_prompt=3
+    )
+    AlertRule.objects.filter(endpoint=endpoint).delete()
+    AlertRule.objects.create(endpoint=endpoint, kind=RuleKind.DROP, metric="distinct_2")
+    celery_processes.worker(EMAIL_URL=smtp.url, **FAST)
+
+    first = run_to_evaluation(endpoint)
+    assert MetricPoint.objects.filter(run=first, metric="distinct_2").exists()
+    run_to_evaluation(endpoint)  # a second healthy draw: within noise
+    assert not Alert.objects.exists()
+
+    fake_llm.behaviour.reply = collapsed_reply
+    collapsed = run_to_evaluation(endpoint)
+    wait_for(lambda: len(smtp.messages) >= 1, timeout=30)
+    alert = Alert.objects.get()
+    assert alert.state == AlertState.FIRING and alert.events.get(kind="fired").run == collapsed
+
+    fake_llm.behaviour.reply = fake_reply
+    run_to_evaluation(endpoint)
+    wait_for(lambda: len(smtp.messages) >= 2, timeout=30)
+    alert.refresh_from_db()
+    assert alert.state == AlertState.RESOLVED
+
+    fired, resolved = smtp.messages
+    assert "distinct_2" in fired["Subject"] and fired["Subject"].endswith("is firing")
+    assert resolved["Subject"].endswith("resolved")
+    kinds = [part.get_content_type() for part in fired.walk()]
+    assert {"text/plain", "text/html", "image/png"} <= set(kinds)
+    html = fired.get_body(("html",)).get_content()
+    assert 'src="cid:series-chart"' in html and "I am not able to help with that." in html
+    image = next(part for part in fired.walk() if part.get_content_type() == "image/png")
+    assert image["Content-ID"] == "<series-chart>"
+    assert image.get_content().startswith(b"\x89PNG")
+    assert Notification.objects.filter(status=NotificationStatus.SENT).count() == 2
+
+
+class FlakyReceiver(BaseHTTPRequestHandler):
+    """Answers 500 to the first two POSTs, then 200; records every body."""
+
+    bodies: list[dict] = []
+    lock = threading.Lock()
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with self.lock:
+            self.bodies.append(body)
+            status = 500 if len(self.bodies) <= 2 else 200
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver():
+    FlakyReceiver.bodies = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyReceiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", FlakyReceiver.bodies
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_webhook_that_fails_twice_is_delivered_exactly_once(celery_processes, receiver):
+    url, bodies = receiver
+    channel = Channel.objects.create(name="slack", kind="webhook", target=url)
+    celery_processes.worker(**FAST)
+
+    notification = notify.send_test(channel)
+
+    def sent():
+        """the notification was delivered"""
+        notification.refresh_from_db()
+        return notification.status == NotificationStatus.SENT
+
+    wait_for(sent, timeout=60)
+    assert notification.attempts == 3 and len(bodies) == 3
+    assert "test notification" in bodies[-1]["text"]
+
+    # A duplicated task for the same notification finds it claimed and sends nothing.
+    tasks.send_notification.delay(notification.pk)
+    tasks.send_notification.delay(notification.pk)
+    probe = notify.send_test(channel)  # a later message proves the queue has moved past them
+    wait_for(lambda: Notification.objects.get(pk=probe.pk).status == "sent", timeout=60)
+    assert len(bodies) == 4

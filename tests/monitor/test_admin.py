@@ -1,0 +1,41 @@
+"""The admin: every page opens, and a channel can be sent a test notification."""
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from monitor.models import Channel, Notification
+from tests.factories import make_endpoint, make_finished_run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(User.objects.create_superuser("root", "", "pw"))
+    return client
+
+
+def test_every_admin_list_and_change_page_opens(admin_client):
+    endpoint = make_endpoint("http://127.0.0.1:9/v1")
+    make_finished_run(endpoint, [["an output"]])
+    for model in admin.site._registry:
+        meta = model._meta
+        changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+        assert admin_client.get(changelist).status_code == 200, changelist
+        first = model.objects.first()
+        if first is not None:
+            change = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[first.pk])
+            assert admin_client.get(change).status_code == 200, change
+
+
+def test_send_test_notification_action_queues_one_per_channel(admin_client):
+    channel = Channel.objects.create(name="ops", kind="email", target="ops@example.org")
+    response = admin_client.post(
+        reverse("admin:monitor_channel_changelist"),
+        {"action": "send_test_notification", "_selected_action": [channel.pk]},
+        follow=True,
+    )
+    assert "Queued 1 test notification" in response.content.decode()
+    assert Notification.objects.get().is_test
