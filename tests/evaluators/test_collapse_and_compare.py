@@ -84,3 +84,21 @@ def test_two_draws_from_one_model_are_rarely_flagged(make_batch, fake_encoder):
         result = compare(first, second, encoder=fake_encoder, seed=trial, n_permutations=400)
         flagged_trials += any(change.significant for change in result.values())
     assert flagged_trials <= 5
+
+
+def test_the_blandness_index_alone_is_not_flagged_between_two_draws(make_batch, fake_encoder):
+    # The index is measured from the baseline run, so the baseline side scores exactly 0 and is
+    # clipped there: the test must still not mistake two draws of one model for a change.
+    p_values = [
+        compare(
+            make_batch(seed=2 * trial, prompts=12, samples=3, length=20),
+            make_batch(seed=2 * trial + 1, prompts=12, samples=3, length=20),
+            ["blandness_index"],
+            encoder=fake_encoder,
+            seed=trial,
+            n_permutations=200,
+        )["blandness_index"].p_value
+        for trial in range(40)
+    ]
+    assert sum(p < 0.05 for p in p_values) <= 5
+    assert sorted(p_values)[20] > 0.2  # the median is nowhere near significance
