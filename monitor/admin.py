@@ -33,6 +33,12 @@ class EndpointAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "model_family", "provider_kind"]
     search_fields = ["name", "model_family", "model", "base_url"]
     readonly_fields = ["api_key_source", "next_run_at", "created_at", "updated_at"]
+    raw_id_fields = ["baseline_run"]
+
+    def get_fields(self, request, obj=None) -> list[str]:
+        # The shared form's fields, plus the baseline settings that only the admin edits here.
+        fields = list(super().get_fields(request, obj))
+        return [*fields, "baseline_run", "baseline_window"]
 
     @admin.display(description="API key")
     def api_key_source(self, obj: Endpoint) -> str:

@@ -39,3 +39,11 @@ def test_send_test_notification_action_queues_one_per_channel(admin_client):
     )
     assert "Queued 1 test notification" in response.content.decode()
     assert Notification.objects.get().is_test
+
+
+def test_the_endpoint_admin_pins_a_baseline(admin_client):
+    endpoint = make_endpoint("http://127.0.0.1:9/v1")
+    page = admin_client.get(reverse("admin:monitor_endpoint_change", args=[endpoint.pk]))
+    html = page.content.decode()
+    assert 'name="baseline_run"' in html and 'name="baseline_window"' in html
+    assert 'name="api_key"' in html and "sk-" not in html
