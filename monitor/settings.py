@@ -236,5 +236,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}},
+    # One access-log line per sampled request would drown everything else `make up` prints.
+    "loggers": {"httpx": {"level": "WARNING"}, "django.server": {"level": "WARNING"}},
 }

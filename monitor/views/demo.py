@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 
 from monitor.fake_llm import FakeBehaviour
 
-# A little latency and the odd failure, so the demo shows retries and timings like a real model.
-DEMO_BEHAVIOUR = FakeBehaviour(latency=0.02, error_rate=0.01)
+# A little latency and the odd rate limit, so the demo shows retries and timings like a real model.
+DEMO_BEHAVIOUR = FakeBehaviour(latency=0.02, error_rate=0.01, error_status=429)
 
 
 @csrf_exempt
