@@ -278,26 +278,27 @@ def _within_embedding(field: str) -> RatioMetric:
     return RatioMetric(values, lambda features: np.isfinite(getattr(features, field)).astype(float))
 
 
+def _per_prompt_in_tercile(
+    features: Features, outputs: np.ndarray, tercile: str | None
+) -> np.ndarray:
+    """Per-prompt count of the chosen outputs, limited to one popularity tercile if given."""
+    if tercile is not None:
+        outputs = outputs & (
+            np.array(features.tercile_of_prompt)[features.prompt_of_output] == tercile
+        )
+    return features.per_prompt(outputs.astype(float))
+
+
 def _probe_outputs(tercile: str | None = None) -> Callable[[Features], np.ndarray]:
     def outputs(features: Features) -> np.ndarray:
-        chosen = features.is_probe
-        if tercile is not None:
-            chosen = chosen & (
-                np.array(features.tercile_of_prompt)[features.prompt_of_output] == tercile
-            )
-        return features.per_prompt(chosen.astype(float))
+        return _per_prompt_in_tercile(features, features.is_probe, tercile)
 
     return outputs
 
 
 def _accuracy(tercile: str | None = None) -> RatioMetric:
     def correct(features: Features) -> np.ndarray:
-        chosen = features.correct
-        if tercile is not None:
-            chosen = chosen & (
-                np.array(features.tercile_of_prompt)[features.prompt_of_output] == tercile
-            )
-        return features.per_prompt(chosen.astype(float))
+        return _per_prompt_in_tercile(features, features.correct, tercile)
 
     return RatioMetric(correct, _probe_outputs(tercile))
 
