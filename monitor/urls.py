@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from monitor.lab import views as lab_views
 from monitor.views import demo, health, pages
 
 urlpatterns = [
@@ -17,6 +18,8 @@ urlpatterns = [
     path("prompt-sets/<int:pk>/", pages.promptset_detail, name="promptset-detail"),
     path("demo/v1/chat/completions", demo.completions, name="demo-chat"),
     path("demo/v1/completions", demo.completions, name="demo-completions"),
+    path("lab/v1/chat/completions", lab_views.completions, name="lab-chat"),
+    path("lab/v1/completions", lab_views.completions, name="lab-completions"),
     path("healthz", health.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -1,4 +1,5 @@
-"""First start: the default prompt set and a demo endpoint, so a new install shows data at once."""
+"""First start: the default prompt set and the collapse lab's endpoints, so a new install shows
+data at once."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 import evaluators
+from monitor.lab import Arm, model_id
 from monitor.models import Endpoint, PromptSet
 from monitor.services.prompts import add_version, parse_prompt_file
 
@@ -17,6 +19,9 @@ DEFAULT_PROMPT_FILES = ("open_prompts.jsonl", "probes.jsonl")
 # The demo samples every 8th shipped prompt: the same spread of kinds and popularity, in a run
 # short enough to repeat every few minutes on a laptop.
 DEMO_EVERY_NTH_PROMPT = 8
+# The lab generations the demo watches, in both arms: enough to show a trend, few enough that
+# all ten endpoints finish their first runs within a few minutes.
+LAB_GENERATIONS = (0, 2, 4, 6, 8)
 
 
 def _shipped_prompt_set(name: str, every_nth: int = 1) -> PromptSet:
@@ -43,20 +48,31 @@ def default_prompt_set() -> PromptSet:
 
 
 @transaction.atomic
-def seed_demo() -> Endpoint | None:
-    """On an empty database, register the built-in demo model; otherwise do nothing."""
+def seed_demo() -> list[Endpoint]:
+    """On an empty database, register the collapse lab's generations (``monitor.lab``), served
+    by Tailwatch itself at ``/lab/v1``, as versions of two model families; otherwise do nothing.
+
+    The ``lab-pure`` family is trained on its own output generation after generation and
+    collapses; ``lab-anchored`` keeps some original text in every generation and holds.
+    """
     if Endpoint.objects.exists() or PromptSet.objects.exists():
-        return None
+        return []
     default_prompt_set()
-    return Endpoint.objects.create(
-        name="demo-model",
-        model_family="demo",
-        version_label="v1",
-        base_url=f"{settings.SITE_URL}/demo/v1",
-        model="tailwatch-demo",
-        prompt_set=_shipped_prompt_set(DEMO_PROMPT_SET_NAME, DEMO_EVERY_NTH_PROMPT),
-        samples_per_prompt=3,
-        interval_minutes=10,
-        concurrency=8,
-        timeout_seconds=10,
-    )
+    demo_prompts = _shipped_prompt_set(DEMO_PROMPT_SET_NAME, DEMO_EVERY_NTH_PROMPT)
+    return [
+        Endpoint.objects.create(
+            name=model_id(arm, generation),
+            model_family=f"lab-{arm}",
+            version_label=f"g{generation}",
+            base_url=f"{settings.SITE_URL}/lab/v1",
+            model=model_id(arm, generation),
+            prompt_set=demo_prompts,
+            samples_per_prompt=3,
+            interval_minutes=30,
+            concurrency=4,
+            # A generation's first request trains it and those before it: seconds, not minutes.
+            timeout_seconds=60,
+        )
+        for arm in Arm
+        for generation in LAB_GENERATIONS
+    ]

@@ -26,8 +26,16 @@ def test_bootstrap_creates_a_login_and_the_demo_once(capsys, settings, tmp_path)
     password = (tmp_path / "admin-password").read_text().strip()
     assert f"Log in as 'admin' with password {password}" in out
     assert User.objects.get(username="admin").check_password(password)
-    demo = Endpoint.objects.get()
-    assert demo.base_url.endswith("/demo/v1") and demo.prompt_set.name == DEMO_PROMPT_SET_NAME
+    lab = Endpoint.objects.order_by("model_family", "version_label")
+    assert [(e.model_family, e.version_label, e.model) for e in lab[:2]] == [
+        ("lab-anchored", "g0", "lab-anchored-g0"),
+        ("lab-anchored", "g2", "lab-anchored-g2"),
+    ]
+    assert lab.count() == 10 and {e.model_family for e in lab} == {"lab-anchored", "lab-pure"}
+    assert all(e.base_url.endswith("/lab/v1") for e in lab)
+    demo = lab.first()
+    assert {e.prompt_set.name for e in lab} == {DEMO_PROMPT_SET_NAME}
+    assert "Seeded the collapse lab: 10 endpoints" in out
     default = demo.prompt_set.__class__.objects.get(name=DEFAULT_PROMPT_SET_NAME)
     kinds = default.latest_version.kind_counts()
     assert kinds[PromptKind.PROBE] >= 500 and kinds[PromptKind.OPEN] >= 100
@@ -36,7 +44,7 @@ def test_bootstrap_creates_a_login_and_the_demo_once(capsys, settings, tmp_path)
     )
 
     call_command("bootstrap")
-    assert User.objects.count() == 1 and Endpoint.objects.count() == 1
+    assert User.objects.count() == 1 and Endpoint.objects.count() == 10
     assert password in capsys.readouterr().out
 
 

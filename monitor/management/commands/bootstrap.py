@@ -12,7 +12,7 @@ ADMIN_USERNAME = "admin"
 
 
 class Command(BaseCommand):
-    help = "Create the local login (printed) and seed the demo endpoint on an empty database."
+    help = "Create the local login (printed) and seed the collapse-lab demo on an empty database."
 
     def handle(self, *args, **options) -> None:
         password_file = settings.VAR_DIR / "admin-password"
@@ -22,10 +22,12 @@ class Command(BaseCommand):
             users.create_superuser(ADMIN_USERNAME, "", password)
             password_file.write_text(password + "\n")
             password_file.chmod(0o600)
-        endpoint = seed_demo()
-        if endpoint:
+        endpoints = seed_demo()
+        if endpoints:
             self.stdout.write(
-                f"Seeded the demo endpoint '{endpoint.name}'; it runs within a minute."
+                f"Seeded the collapse lab: {len(endpoints)} endpoints, from "
+                f"{endpoints[0].name} to {endpoints[-1].name}; their first runs start within "
+                "a minute."
             )
         self.stdout.write(f"\nTailwatch: open {settings.SITE_URL}/")
         if password_file.exists():

@@ -1,0 +1,81 @@
+"""Measuring each generation with the warning signs Tailwatch watches.
+
+For every generation: the perplexity of held-out original text (how much of the original
+distribution the model still covers), the variety and rare words of its own writing (distinct-2
+and tail vocabulary of its replies to the default open prompts, several samples each), and its
+accuracy on the factual probes by popularity tercile of the entity asked about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+import evaluators
+from monitor.lab.chain import Arm, Lab
+
+OPEN_PROMPT_SAMPLES = 5
+# Keeps the evaluation's random numbers apart from those that sample training corpora.
+_EVALUATION_STREAM = 1_000
+
+
+@dataclass(frozen=True)
+class GenerationReport:
+    arm: Arm
+    generation: int
+    perplexity: float
+    distinct_2: float
+    tail_vocabulary: float
+    accuracy: dict[str, float]  # by popularity tercile: "head", "torso", "tail"
+
+
+def evaluate(lab: Lab, arm: Arm, generation: int) -> GenerationReport:
+    """Measure one generation. Both arms are measured with the same random numbers, so their
+    generation 0, the same model, gets the same figures."""
+    model = lab.lab_model(arm, generation)
+    rng = np.random.default_rng([lab.config.seed, generation, _EVALUATION_STREAM])
+    probes = lab.config.probes()
+    answers = model.replies([probe["text"] for probe in probes], rng)
+    open_prompts = [prompt["text"] for prompt in evaluators.load_default_open_prompts()]
+    writing = model.replies(open_prompts * OPEN_PROMPT_SAMPLES, rng)
+    terciles = evaluators.popularity_terciles([probe["popularity"] for probe in probes])
+    accuracy = {
+        tercile: evaluators.accuracy(
+            [answer for answer, label in zip(answers, terciles, strict=True) if label == tercile],
+            [
+                probe["gold"]
+                for probe, label in zip(probes, terciles, strict=True)
+                if label == tercile
+            ],
+        )
+        for tercile in ("head", "torso", "tail")
+    }
+    return GenerationReport(
+        arm=arm,
+        generation=generation,
+        perplexity=model.model.perplexity(lab.heldout),
+        distinct_2=evaluators.distinct_n(writing, 2),
+        tail_vocabulary=evaluators.tail_vocabulary(writing),
+        accuracy=accuracy,
+    )
+
+
+TABLE_HEADER = (
+    "| gen | held-out perplexity | distinct-2 | tail vocabulary "
+    "| accuracy head | accuracy torso | accuracy tail |"
+)
+
+
+def table_rows(reports: Iterable[GenerationReport]) -> Iterable[str]:
+    """The reports as Markdown table rows, under :data:`TABLE_HEADER`."""
+    yield TABLE_HEADER
+    yield "|" + "---:|" * 7
+    for report in reports:
+        accuracy = report.accuracy
+        yield (
+            f"| {report.generation} | {report.perplexity:.1f} | {report.distinct_2:.3f} "
+            f"| {report.tail_vocabulary:.3f} | {accuracy['head']:.2f} | {accuracy['torso']:.2f} "
+            f"| {accuracy['tail']:.2f} |"
+        )

@@ -1,0 +1,77 @@
+"""The n-gram model: a proper distribution, samples drawn only from what was seen, storage."""
+
+import numpy as np
+import pytest
+
+from monitor.lab.ngram import BOS, EOS, NgramModel
+from monitor.lab.text import Vocabulary, join_tokens, split_tokens
+
+ORDER = 4
+SENTENCES = [
+    "Surat is in India.",
+    "Surat lies in India.",
+    "Paris is in France.",
+    "Paris is in France.",
+    "Lyon is in France.",
+]
+
+
+@pytest.fixture
+def vocabulary() -> Vocabulary:
+    return Vocabulary.of_texts([*SENTENCES, "Oslo"])
+
+
+@pytest.fixture
+def model(vocabulary) -> NgramModel:
+    return NgramModel.train([vocabulary.encode(s) for s in SENTENCES], ORDER, len(vocabulary))
+
+
+def test_probabilities_after_any_context_sum_to_one(model, vocabulary):
+    words = np.arange(1, len(vocabulary))  # every token but the sentence start
+    for context in ([BOS] * 3, vocabulary.encode("Surat is in"), vocabulary.encode("Oslo is in")):
+        contexts = np.tile(context, (len(words), 1))
+        assert model.probabilities(contexts, words).sum() == pytest.approx(1.0)
+
+
+def test_samples_recombine_seen_ngrams_and_nothing_else(model, vocabulary):
+    rng = np.random.default_rng(0)
+    sentences = model.generate([[]] * 200, rng, 20)
+    seen = [vocabulary.encode(s) for s in SENTENCES]
+    assert {tuple(s) for s in seen} & {tuple(s) for s in sentences}
+    seen_ngrams = set().union(*map(_ngrams, seen))
+    for sentence in sentences:
+        assert _ngrams(sentence) <= seen_ngrams, vocabulary.decode(sentence)
+    assert vocabulary.encode("Oslo")[0] not in {token for s in sentences for token in s}
+
+
+def _ngrams(sentence: list[int]) -> set[tuple[int, ...]]:
+    padded = [BOS] * (ORDER - 1) + [*sentence, EOS]
+    return {tuple(padded[i - ORDER + 1 : i + 1]) for i in range(ORDER - 1, len(padded))}
+
+
+def test_a_continuation_follows_the_facts_it_was_taught(model, vocabulary):
+    rng = np.random.default_rng(1)
+    replies = model.generate([vocabulary.encode("Paris is")] * 50, rng, 5)
+    assert {vocabulary.decode(reply) for reply in replies} == {"in France."}
+
+
+def test_unseen_text_has_a_finite_perplexity_higher_than_seen_text(model, vocabulary):
+    seen = [vocabulary.encode(s) for s in SENTENCES]
+    unseen = [vocabulary.encode("Oslo is in India.")]
+    assert 1 < model.perplexity(seen) < model.perplexity(unseen) < np.inf
+
+
+def test_a_saved_model_loads_identical(model, tmp_path, vocabulary):
+    path = tmp_path / "model.npz"
+    model.save(path)
+    loaded = NgramModel.load(path)
+    contexts = np.array([[BOS] * (ORDER - 1)] * (len(vocabulary) - 1))
+    words = np.arange(1, len(vocabulary))
+    np.testing.assert_array_equal(
+        loaded.probabilities(contexts, words), model.probabilities(contexts, words)
+    )
+
+
+def test_text_round_trips_through_tokens():
+    text = "Ecatepec de Morelos (Mexico) has about 2 million inhabitants."
+    assert join_tokens(split_tokens(text)) == text

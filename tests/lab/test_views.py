@@ -1,0 +1,70 @@
+"""The lab's generations served at /lab/v1 as an OpenAI-compatible API."""
+
+import json
+
+import pytest
+
+from monitor.lab import views
+
+
+@pytest.fixture(autouse=True)
+def serve_the_small_lab(small_lab, monkeypatch):
+    monkeypatch.setattr(views, "served_lab", lambda: small_lab)
+
+
+def _post(client, path: str, body: dict):
+    return client.post(path, json.dumps(body), content_type="application/json")
+
+
+def _chat(client, model: str, prompt: str, **extra):
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}], **extra}
+    return _post(client, "/lab/v1/chat/completions", body)
+
+
+def test_a_probe_is_answered_about_its_subject(client):
+    response = _chat(client, "lab-pure-g0", "In which country is the city of Shanghai?")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["object"] == "chat.completion" and body["model"] == "lab-pure-g0"
+    answer = body["choices"][0]["message"]["content"]
+    assert answer.startswith("Shanghai") and "China" in answer
+
+
+def test_an_open_prompt_is_continued(client):
+    response = _chat(client, "lab-anchored-g1", "Write a short story about a lighthouse keeper.")
+    text = response.json()["choices"][0]["message"]["content"]
+    assert len(text.split()) > 10
+
+
+def test_a_seed_makes_the_reply_reproducible(client):
+    prompt = "Describe the moon to someone who has never seen it."
+    replies = {
+        _chat(client, "lab-pure-g1", prompt, seed=7).json()["choices"][0]["message"]["content"]
+        for _ in range(2)
+    }
+    assert len(replies) == 1
+
+
+def test_legacy_completions_are_served_too(client):
+    response = _post(
+        client,
+        "/lab/v1/completions",
+        {"model": "lab-pure-g0", "prompt": "Where is Shanghai?"},
+    )
+    assert response.json()["choices"][0]["text"].startswith("Shanghai")
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "lab-pure-g99", ""])
+def test_an_unknown_model_is_a_404_like_openais(client, model):
+    response = _chat(client, model, "Hello")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "model_not_found"
+
+
+def test_a_malformed_body_is_a_400(client):
+    response = client.post("/lab/v1/chat/completions", "not json", content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_only_post_is_allowed(client):
+    assert client.get("/lab/v1/chat/completions").status_code == 405
