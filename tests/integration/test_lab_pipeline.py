@@ -1,0 +1,74 @@
+"""End to end: two collapse-lab generations through the whole pipeline, and the alert it raises.
+
+Celery worker → sampling over HTTP (the lab served by a live Tailwatch server) → scoring →
+alerting: the later generation of the pure arm, compared with the earlier one as its pinned
+baseline, fires a drop-from-baseline alert on rare-entity accuracy.
+"""
+
+import pytest
+
+import evaluators
+from monitor.lab import Arm, model_id
+from monitor.models import Alert, AlertState, Endpoint, PromptSet, RuleKind
+from monitor.services import prompts, sampling
+from tests.conftest import wait_for
+
+pytestmark = [pytest.mark.integration]
+
+WORKER_ENV = {"TAILWATCH_EMBEDDINGS": "0", "TAILWATCH_BACKOFF_BASE_SECONDS": "0.05"}
+
+
+def lab_prompt_set() -> PromptSet:
+    """Every 8th shipped probe (head to tail) and a few open prompts."""
+    rows = evaluators.load_default_probes()[::8] + evaluators.load_default_open_prompts()[:8]
+    prompt_set = PromptSet.objects.create(name="lab probes")
+    prompts.add_version(prompt_set, prompts.validate_rows(enumerate(rows, start=1)), "test")
+    return prompt_set
+
+
+def lab_endpoint(live_server, prompt_set: PromptSet, generation: int) -> Endpoint:
+    name = model_id(Arm.PURE, generation)
+    return Endpoint.objects.create(
+        name=name,
+        model_family="lab-pure",
+        version_label=f"g{generation}",
+        base_url=f"{live_server.url}/lab/v1",
+        model=name,
+        prompt_set=prompt_set,
+        samples_per_prompt=2,
+        concurrency=4,
+        timeout_seconds=60,
+    )
+
+
+def evaluated_run(endpoint: Endpoint):
+    run = sampling.start_run(endpoint)
+
+    def evaluated():
+        """the run was sampled, scored and checked against the rules"""
+        run.refresh_from_db()
+        return run.alerts_evaluated_at is not None
+
+    wait_for(evaluated, timeout=240, interval=0.5)
+    return run
+
+
+def test_a_later_pure_generation_fires_a_drop_from_baseline_alert(live_server, celery_processes):
+    prompt_set = lab_prompt_set()
+    celery_processes.worker(**WORKER_ENV)
+
+    early = lab_endpoint(live_server, prompt_set, 0)
+    baseline = evaluated_run(early)
+    assert baseline.status == "succeeded" and baseline.scored_at, baseline.error_summary
+
+    late = lab_endpoint(live_server, prompt_set, 8)
+    late.baseline_run = baseline  # the version comparison: g8 against g0
+    late.save()
+    run = evaluated_run(late)
+
+    assert run.scored_at, run.score_error
+    metrics = run.report["metrics"]
+    assert metrics["accuracy_tail"]["value"] < baseline.report["metrics"]["accuracy_tail"]["value"]
+    fired = Alert.objects.filter(endpoint=late, state=AlertState.FIRING, rule__kind=RuleKind.DROP)
+    assert "rare_entity_accuracy" in set(fired.values_list("rule__metric", flat=True))
+    assert not Alert.objects.filter(endpoint=early).exists()
