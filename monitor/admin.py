@@ -34,11 +34,12 @@ class EndpointAdmin(admin.ModelAdmin):
     search_fields = ["name", "model_family", "model", "base_url"]
     readonly_fields = ["api_key_source", "next_run_at", "created_at", "updated_at"]
     raw_id_fields = ["baseline_run"]
+    autocomplete_fields = ["baseline_endpoint"]
 
     def get_fields(self, request, obj=None) -> list[str]:
         # The shared form's fields, plus the baseline settings that only the admin edits here.
         fields = list(super().get_fields(request, obj))
-        return [*fields, "baseline_run", "baseline_window"]
+        return [*fields, "baseline_run", "baseline_endpoint", "baseline_window"]
 
     @admin.display(description="API key")
     def api_key_source(self, obj: Endpoint) -> str:

@@ -218,6 +218,15 @@ class Endpoint(models.Model):
         help_text="The run later runs are compared with. Empty: the run baseline_window good "
         "runs back.",
     )
+    baseline_endpoint = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="With no pinned run: compare with this endpoint's latest good run instead of "
+        "this endpoint's own history, e.g. a new version with the version it replaces.",
+    )
     baseline_window = models.PositiveSmallIntegerField(
         default=5,
         validators=[MinValueValidator(1), MaxValueValidator(1000)],

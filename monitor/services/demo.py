@@ -3,10 +3,12 @@ data at once."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 import evaluators
 from monitor.lab import Arm, model_id
@@ -22,6 +24,7 @@ DEMO_EVERY_NTH_PROMPT = 8
 # The lab generations the demo watches, in both arms: enough to show a trend, few enough that
 # all ten endpoints finish their first runs within a few minutes.
 LAB_GENERATIONS = (0, 2, 4, 6, 8)
+LATER_GENERATIONS_DELAY = timedelta(seconds=90)
 
 
 def _shipped_prompt_set(name: str, every_nth: int = 1) -> PromptSet:
@@ -59,20 +62,28 @@ def seed_demo() -> list[Endpoint]:
         return []
     default_prompt_set()
     demo_prompts = _shipped_prompt_set(DEMO_PROMPT_SET_NAME, DEMO_EVERY_NTH_PROMPT)
-    return [
-        Endpoint.objects.create(
-            name=model_id(arm, generation),
-            model_family=f"lab-{arm}",
-            version_label=f"g{generation}",
-            base_url=f"{settings.SITE_URL}/lab/v1",
-            model=model_id(arm, generation),
-            prompt_set=demo_prompts,
-            samples_per_prompt=3,
-            interval_minutes=30,
-            concurrency=4,
-            # A generation's first request trains it and those before it: seconds, not minutes.
-            timeout_seconds=60,
-        )
-        for arm in Arm
-        for generation in LAB_GENERATIONS
-    ]
+    now = timezone.now()
+    endpoints = []
+    for arm in Arm:
+        first_generation = None
+        for generation in LAB_GENERATIONS:
+            endpoint = Endpoint.objects.create(
+                name=model_id(arm, generation),
+                model_family=f"lab-{arm}",
+                version_label=f"g{generation}",
+                base_url=f"{settings.SITE_URL}/lab/v1",
+                model=model_id(arm, generation),
+                prompt_set=demo_prompts,
+                samples_per_prompt=3,
+                interval_minutes=30,
+                concurrency=4,
+                # A generation's first request trains it and those before it: seconds.
+                timeout_seconds=60,
+                # Later generations are compared with generation 0 of their arm, which runs
+                # first, so the overview shows each generation's losses from the start.
+                baseline_endpoint=first_generation,
+                next_run_at=None if first_generation is None else now + LATER_GENERATIONS_DELAY,
+            )
+            first_generation = first_generation or endpoint
+            endpoints.append(endpoint)
+    return endpoints

@@ -12,6 +12,7 @@ from functools import cache
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 import evaluators
@@ -72,39 +73,49 @@ def run_batch(run: Run) -> evaluators.Batch:
     return evaluators.Batch.from_rows(rows, sample_embeddings(samples))
 
 
-def baseline_for(run: Run) -> Run | None:
-    """The run that ``run`` is compared with: the endpoint's pinned baseline, or else the good
-    run ``baseline_window`` good runs back on the same prompt-set version (the oldest one
-    there is, while there are fewer)."""
-    endpoint = run.endpoint
-    if endpoint.baseline_run_id and endpoint.baseline_run_id != run.pk:
-        return endpoint.baseline_run
-    earlier_good = endpoint.runs.filter(
+def _good_runs(endpoint_id: int, run: Run) -> QuerySet[Run]:
+    """Runs of an endpoint fit to compare ``run`` with: succeeded, scored, same prompts."""
+    return Run.objects.filter(
+        endpoint_id=endpoint_id,
         status=RunStatus.SUCCEEDED,
         scored_at__isnull=False,
         prompt_set_version_id=run.prompt_set_version_id,
-        created_at__lt=run.created_at,
-    ).order_by("-created_at")
-    window = list(earlier_good[: endpoint.baseline_window])
+    )
+
+
+def baseline_for(run: Run) -> Run | None:
+    """The run that ``run`` is compared with, in this order: the endpoint's pinned baseline; the
+    latest earlier good run of its baseline endpoint (another version of the model); or the
+    good run ``baseline_window`` good runs back on this endpoint (the oldest one there is,
+    while there are fewer)."""
+    endpoint = run.endpoint
+    if endpoint.baseline_run_id and endpoint.baseline_run_id != run.pk:
+        return endpoint.baseline_run
+    if endpoint.baseline_endpoint_id:
+        return (
+            _good_runs(endpoint.baseline_endpoint_id, run)
+            .filter(created_at__lt=run.created_at)
+            .order_by("-created_at")
+            .first()
+        )
+    earlier = _good_runs(endpoint.pk, run).filter(created_at__lt=run.created_at)
+    window = list(earlier.order_by("-created_at")[: endpoint.baseline_window])
     return window[-1] if window else None
 
 
 def blandness_reference(run: Run) -> Run | None:
-    """The run the blandness index is measured from: the pinned baseline, or else the endpoint's
-    first good run on this prompt-set version. A fixed reference keeps the index's series on one
-    scale, which the creep rules need; None when ``run`` is the first."""
+    """The run the blandness index is measured from: the pinned baseline, or else the first good
+    run of the baseline endpoint (if one is set and has run) or of this endpoint. A fixed
+    reference keeps the index's series on one scale, which the creep rules need, and one
+    reference for a family of versions puts their indexes on the same scale."""
     endpoint = run.endpoint
     if endpoint.baseline_run_id:
         return endpoint.baseline_run
-    return (
-        endpoint.runs.filter(
-            status=RunStatus.SUCCEEDED,
-            scored_at__isnull=False,
-            prompt_set_version_id=run.prompt_set_version_id,
-        )
-        .order_by("created_at")
-        .first()
-    )
+    for endpoint_id in filter(None, [endpoint.baseline_endpoint_id, endpoint.pk]):
+        first = _good_runs(endpoint_id, run).order_by("created_at").first()
+        if first is not None:
+            return first
+    return None
 
 
 def _score_batch(batch: evaluators.Batch, run: Run) -> evaluators.Report:

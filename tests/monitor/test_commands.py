@@ -33,6 +33,10 @@ def test_bootstrap_creates_a_login_and_the_demo_once(capsys, settings, tmp_path)
     ]
     assert lab.count() == 10 and {e.model_family for e in lab} == {"lab-anchored", "lab-pure"}
     assert all(e.base_url.endswith("/lab/v1") for e in lab)
+    # Generation 0 of each arm runs first and is the baseline of the later generations.
+    first, later = lab[0], lab[1]
+    assert first.next_run_at is None and first.baseline_endpoint is None
+    assert later.baseline_endpoint == first and later.next_run_at is not None
     demo = lab.first()
     assert {e.prompt_set.name for e in lab} == {DEMO_PROMPT_SET_NAME}
     assert "Seeded the collapse lab: 10 endpoints" in out

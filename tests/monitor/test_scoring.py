@@ -85,3 +85,21 @@ def test_embeddings_are_computed_once_and_stored(settings):
         == (run.report["metrics"]["embedding_diversity_within"])
     )
     scoring.encoder.cache_clear()
+
+
+def test_a_new_version_is_compared_with_its_baseline_endpoint(endpoint):
+    old_version = scoring.score_run(make_finished_run(endpoint, english_texts(1, 2000, 18, 3)).pk)
+    new_endpoint = make_endpoint(
+        "http://127.0.0.1:9/v1",
+        name="model-a-v2",
+        prompt_set=endpoint.prompt_set,
+        samples_per_prompt=3,
+        baseline_endpoint=endpoint,
+    )
+    first = scoring.score_run(make_finished_run(new_endpoint, english_texts(2, 300, 18, 3)).pk)
+    assert scoring.baseline_for(first) == old_version
+    # The blandness index of the new version is measured from the old version's first run,
+    # so a blander version reads above 0 from its very first run.
+    assert scoring.blandness_reference(first) == old_version
+    assert first.report["metrics"]["blandness_index"]["value"] > 0
+    assert old_version.report["metrics"]["blandness_index"]["value"] == 0
