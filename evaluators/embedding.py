@@ -90,7 +90,7 @@ def mean_pairwise_cosine_distance(embeddings: np.ndarray) -> float:
     if n < 2:
         raise ValueError("pairwise distance needs at least two embeddings")
     total = unit.sum(axis=0)
-    return float(1 - (total @ total - n) / (n * (n - 1)))
+    return _distance_in_range(1 - (total @ total - n) / (n * (n - 1)))
 
 
 def cross_group_cosine_distance(embeddings: np.ndarray, groups: np.ndarray) -> float:
@@ -111,7 +111,12 @@ def cross_group_cosine_distance(embeddings: np.ndarray, groups: np.ndarray) -> f
     if pairs == 0:
         raise ValueError("cross-prompt distance needs outputs of at least two prompts")
     total = group_sums.sum(axis=0)
-    return float(1 - (total @ total - (group_sums**2).sum()) / pairs)
+    return _distance_in_range(1 - (total @ total - (group_sums**2).sum()) / pairs)
+
+
+def _distance_in_range(distance: float) -> float:
+    # Rounding leaves identical rows a hair below 0 (e.g. -4e-16): a cosine distance is in [0, 2].
+    return float(min(2.0, max(0.0, distance)))
 
 
 def vendi_score(embeddings: np.ndarray) -> float:

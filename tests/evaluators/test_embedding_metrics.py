@@ -81,3 +81,9 @@ def test_real_model_finds_paraphrases_closer_than_unrelated_text(real_encoder):
 def test_real_model_embeds_duplicates_identically(real_encoder):
     rows = real_encoder.encode(["same", "other", "same"])
     assert np.array_equal(rows[0], rows[2])
+
+
+def test_identical_embeddings_are_exactly_zero_apart_not_a_rounding_error_below():
+    rows = np.tile(np.random.default_rng(3).normal(size=(1, 384)), (5, 1))
+    assert mean_pairwise_cosine_distance(rows) == 0.0
+    assert cross_group_cosine_distance(rows, np.array([0, 0, 1, 1, 2])) == 0.0
