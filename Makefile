@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install up test lint format bench fake-llm clean
+.PHONY: install browser up test lint format bench fake-llm clean
 
 install: $(STAMP)
 
@@ -22,7 +22,11 @@ up: install
 	$(BIN)/python manage.py bootstrap
 	exec $(BIN)/honcho start -f Procfile
 
-test: install
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: install browser
 	$(BIN)/pytest
 
 lint: install
@@ -34,8 +38,12 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# bench_pages.py needs PostgreSQL; it creates and fills this database once.
+export BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tailwatch_bench
+
 bench: install
 	$(BIN)/python benchmarks/bench_evaluators.py
+	$(BIN)/python benchmarks/bench_pages.py
 
 fake-llm: install
 	$(BIN)/python manage.py fake_llm --port 8100

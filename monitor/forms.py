@@ -1,9 +1,13 @@
 """Forms shared by the web UI and the command line, so both validate alike."""
 
+from datetime import timedelta
+
 from django import forms
 from django.utils import timezone
 
-from monitor.models import Endpoint, PromptSet
+from evaluators import METRIC_KEYS
+from monitor.models import AlertRule, AlertState, Endpoint, PromptSet, RuleKind, Severity
+from monitor.selectors import COMPARE_BY
 
 
 class EndpointForm(forms.ModelForm):
@@ -28,6 +32,7 @@ class EndpointForm(forms.ModelForm):
             "api_key_env",
             "clear_api_key",
             "prompt_set",
+            "baseline_endpoint",
             "samples_per_prompt",
             "interval_minutes",
             "temperature",
@@ -43,6 +48,8 @@ class EndpointForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["prompt_set"].queryset = PromptSet.objects.all()
         self.fields["prompt_set"].required = True
+        # An endpoint compared with itself would be its own history: the window already is.
+        self.fields["baseline_endpoint"].queryset = Endpoint.objects.exclude(pk=self.instance.pk)
         if not self.instance.pk:
             del self.fields["clear_api_key"]
 
@@ -85,3 +92,88 @@ class PromptSetUploadForm(forms.Form):
         help_text="JSONL (one JSON object a line) or CSV with a header row: "
         "id, text, kind (open/probe), gold (aliases separated by |), popularity."
     )
+
+
+class CompareForm(forms.Form):
+    """What to compare, read from the query string so that a comparison is a shareable URL."""
+
+    by = forms.ChoiceField(choices=COMPARE_BY.items())
+    family = forms.CharField(required=False, max_length=100)
+    a = forms.CharField(max_length=100, label="A (reference)")
+    b = forms.CharField(max_length=100, label="B (candidate)")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("by") in {"endpoint", "run"}:
+            for side in ("a", "b"):
+                if side in cleaned and not cleaned[side].isdigit():
+                    self.add_error(side, "Give a number (an id).")
+        if cleaned.get("by") == "version" and not cleaned.get("family"):
+            self.add_error("family", "Name the model family whose versions to compare.")
+        return cleaned
+
+
+ALERT_STATE_FILTERS = [("open", "Open"), ("resolved", "Resolved"), ("all", "All")]
+
+
+class AlertFilterForm(forms.Form):
+    state = forms.ChoiceField(choices=ALERT_STATE_FILTERS, required=False)
+    severity = forms.ChoiceField(choices=[("", "Any"), *Severity.choices], required=False)
+    endpoint = forms.ModelChoiceField(
+        Endpoint.objects.all(), required=False, empty_label="Any endpoint"
+    )
+    metric = forms.ChoiceField(
+        choices=[("", "Any metric"), *((key, key) for key in METRIC_KEYS)], required=False
+    )
+
+    def states(self) -> list[str]:
+        chosen = self.cleaned_data.get("state") or "open"
+        if chosen == "open":
+            return [AlertState.PENDING, AlertState.FIRING]
+        if chosen == "resolved":
+            return [AlertState.RESOLVED]
+        return list(AlertState.values)
+
+
+SILENCE_CHOICES = [("1", "1 hour"), ("4", "4 hours"), ("24", "1 day"), ("168", "1 week")]
+
+
+class SilenceForm(forms.Form):
+    hours = forms.TypedChoiceField(choices=SILENCE_CHOICES, coerce=int, label="Silence for")
+
+    def until(self):
+        return timezone.now() + timedelta(hours=self.cleaned_data["hours"])
+
+
+class AlertRuleForm(forms.ModelForm):
+    metric = forms.ChoiceField(
+        choices=[("", "— (endpoint down)"), *((key, key) for key in METRIC_KEYS)],
+        required=False,
+        help_text="An evaluators metric key; not for 'endpoint down'.",
+    )
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "name",
+            "endpoint",
+            "model_family",
+            "kind",
+            "metric",
+            "severity",
+            "threshold",
+            "change_percent",
+            "p_value",
+            "window_runs",
+            "consecutive_runs",
+            "reminder_hours",
+            "channels",
+            "enabled",
+        ]
+        widgets = {"channels": forms.CheckboxSelectMultiple}
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("kind") == RuleKind.DOWN:
+            cleaned["metric"] = ""
+        return cleaned

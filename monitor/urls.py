@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from monitor.lab import views as lab_views
-from monitor.views import demo, health, pages
+from monitor.views import alerts, compare, demo, health, pages
 
 urlpatterns = [
     path("", pages.endpoint_list, name="endpoint-list"),
@@ -12,8 +12,26 @@ urlpatterns = [
     path("endpoints/<int:pk>/edit/", pages.endpoint_edit, name="endpoint-edit"),
     path("endpoints/<int:pk>/run/", pages.endpoint_run_now, name="endpoint-run-now"),
     path("endpoints/<int:pk>/toggle/", pages.endpoint_toggle, name="endpoint-toggle"),
+    path(
+        "endpoints/<int:pk>/test-connection/",
+        pages.endpoint_test_connection,
+        name="endpoint-test-connection",
+    ),
+    path(
+        "endpoints/<int:pk>/unpin-baseline/",
+        pages.endpoint_unpin_baseline,
+        name="endpoint-unpin-baseline",
+    ),
     path("runs/<int:pk>/", pages.run_detail, name="run-detail"),
     path("runs/<int:pk>/progress/", pages.run_progress, name="run-progress"),
+    path("runs/<int:pk>/pin-baseline/", pages.run_pin_baseline, name="run-pin-baseline"),
+    path("compare/", compare.compare, name="compare"),
+    path("compare/tests/<int:a>/<int:b>/", compare.compare_tests, name="compare-tests"),
+    path("alerts/", alerts.alert_list, name="alert-list"),
+    path("alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),
+    path("alerts/<int:pk>/silence/", alerts.alert_silence, name="alert-silence"),
+    path("alerts/rules/new/", alerts.rule_edit, name="rule-create"),
+    path("alerts/rules/<int:pk>/", alerts.rule_edit, name="rule-edit"),
     path("prompt-sets/", pages.promptset_list, name="promptset-list"),
     path("prompt-sets/<int:pk>/", pages.promptset_detail, name="promptset-detail"),
     path("demo/v1/chat/completions", demo.completions, name="demo-chat"),

@@ -40,6 +40,13 @@ def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 
     pytest.fail(f"condition not met within {timeout}s: {getattr(predicate, '__doc__', '')}")
 
 
+@pytest.fixture(autouse=True)
+def empty_cache() -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def fake_llm() -> Iterator[FakeLLMServer]:
     with FakeLLMServer(FakeBehaviour(seed=1)) as server:

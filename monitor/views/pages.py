@@ -7,22 +7,42 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from monitor import selectors
+from monitor.clients.openai_compatible import Completion
 from monitor.forms import EndpointForm, PromptSetUploadForm
 from monitor.models import Endpoint, PromptSet, Run
-from monitor.services import prompts, sampling
+from monitor.services import comparison, connection, prompts, sampling, scoring
+from monitor.views.redirects import back_to
 
 
 @login_required
 def endpoint_list(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "monitor/endpoint_list.html", {"endpoints": selectors.endpoints_overview()}
-    )
+    """The overview: every endpoint's headline warning signs, open alerts on top."""
+    alerts = selectors.open_alerts()
+    context = {
+        "families": selectors.overview(alerts),
+        "alerts": alerts,
+        "headline": [(key, selectors.metric_label(key)) for key in selectors.HEADLINE_METRICS],
+        "sparkline_runs": selectors.SPARKLINE_RUNS,
+    }
+    return render(request, "monitor/endpoint_list.html", context)
 
 
 @login_required
 def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    endpoint = get_object_or_404(Endpoint.objects.select_related("prompt_set"), pk=pk)
-    context = {"endpoint": endpoint, "runs": selectors.recent_runs(endpoint)}
+    endpoint = get_object_or_404(
+        Endpoint.objects.select_related("prompt_set", "baseline_run", "baseline_endpoint"), pk=pk
+    )
+    range_key = request.GET.get("range", selectors.DEFAULT_CHART_RANGE)
+    if range_key not in selectors.CHART_RANGES:
+        range_key = selectors.DEFAULT_CHART_RANGE
+    context = {
+        "endpoint": endpoint,
+        "runs": selectors.recent_runs(endpoint),
+        "charts": selectors.endpoint_charts(endpoint, selectors.range_start(range_key)),
+        "ranges": selectors.CHART_RANGES,
+        "range_key": range_key,
+        "alerts": selectors.open_alerts(endpoint),
+    }
     return render(request, "monitor/endpoint_detail.html", context)
 
 
@@ -61,11 +81,57 @@ def endpoint_toggle(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def endpoint_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send one prompt with the endpoint's settings and show the reply or the error."""
+    endpoint = get_object_or_404(Endpoint, pk=pk)
+    outcome = connection.check_connection(endpoint)
+    context = {
+        "endpoint": endpoint,
+        "prompt": connection.CONNECTION_PROMPT,
+        "outcome": outcome,
+        "answered": isinstance(outcome, Completion),
+    }
+    return render(request, "monitor/connection_test.html", context)
+
+
+@login_required
+@require_POST
+def run_pin_baseline(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(Run.objects.select_related("endpoint"), pk=pk)
+    try:
+        comparison.pin_baseline(run)
+    except comparison.BaselineNotFitError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Run {run.pk} is now the baseline of {run.endpoint}.")
+    return back_to(request, run.endpoint.get_absolute_url())
+
+
+@login_required
+@require_POST
+def endpoint_unpin_baseline(request: HttpRequest, pk: int) -> HttpResponse:
+    endpoint = comparison.unpin_baseline(get_object_or_404(Endpoint, pk=pk))
+    messages.success(request, f"{endpoint} is compared with a window of good runs again.")
+    return redirect(endpoint)
+
+
+@login_required
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(
         Run.objects.select_related("endpoint", "prompt_set_version__prompt_set"), pk=pk
     )
-    context = {"run": run, "prompt_groups": selectors.run_samples_by_prompt(run)}
+    baseline = scoring.baseline_for(run) if run.report else None
+    columns, prompt_rows = selectors.prompt_breakdown(run)
+    context = {
+        "run": run,
+        "baseline": baseline,
+        "metric_rows": selectors.run_metric_rows(run, baseline),
+        "breakdown_columns": [selectors.metric_label(key) for key in columns],
+        "breakdown_rows": prompt_rows,
+        "wrong_probes": selectors.wrong_probes_by_bucket(run),
+        "prompt_groups": selectors.run_samples_by_prompt(run),
+    }
     return render(request, "monitor/run_detail.html", context)
 
 
@@ -106,7 +172,6 @@ def promptset_list(request: HttpRequest) -> HttpResponse:
                     "prompt_sets": selectors.prompt_sets_with_counts(),
                     "errors": exc.errors,
                 },
-                status=400,
             )
         messages.success(request, f"Imported {version} ({version.prompts.count()} prompts).")
         return redirect(version.prompt_set)

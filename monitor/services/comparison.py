@@ -1,0 +1,80 @@
+"""Compare runs: the two-sample test behind the compare page, and the pinned baseline that
+every later run of an endpoint is compared with."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+
+import evaluators
+from monitor.models import Endpoint, Run
+from monitor.services import scoring
+
+# Self-BLEU and the compression ratio re-read every output on each permutation, which takes tens
+# of seconds on large runs; the page tests the other metrics, with fewer permutations than the
+# alerting pipeline, so that a comparison is computed within a few seconds.
+SLOW_METRICS = frozenset({"self_bleu", "compression_ratio"})
+PAGE_PERMUTATIONS = 500
+# A scored run's samples never change, so neither does a test between two of them; a day bounds
+# the cache after a re-score with other settings.
+CACHE_SECONDS = 24 * 3600
+
+
+class BaselineNotFitError(Exception):
+    """The run cannot be a baseline (it failed, had failures, or is not scored)."""
+
+
+def pin_baseline(run: Run) -> Endpoint:
+    """Make ``run`` the run its endpoint's later runs are compared with."""
+    if not run.is_good:
+        raise BaselineNotFitError(
+            f"Run {run.pk} cannot be the baseline: only a scored run without failures can."
+        )
+    endpoint = run.endpoint
+    endpoint.baseline_run = run
+    endpoint.save(update_fields=["baseline_run", "updated_at"])
+    return endpoint
+
+
+def unpin_baseline(endpoint: Endpoint) -> Endpoint:
+    """Go back to comparing each run with the good run ``baseline_window`` runs before it."""
+    endpoint.baseline_run = None
+    endpoint.save(update_fields=["baseline_run", "updated_at"])
+    return endpoint
+
+
+def tested_metrics(run_a: Run, run_b: Run) -> list[str]:
+    both = run_a.report["metrics"].keys() & run_b.report["metrics"].keys()
+    return [key for key in evaluators.METRIC_KEYS if key in both and key not in SLOW_METRICS]
+
+
+def _cache_key(run_a: Run, run_b: Run) -> str:
+    return f"tailwatch:compare:{run_a.pk}:{run_b.pk}:{PAGE_PERMUTATIONS}"
+
+
+def cached_significance(run_a: Run, run_b: Run) -> dict[str, dict] | None:
+    """The test of B against A if it was computed before, else None."""
+    return cache.get(_cache_key(run_a, run_b))
+
+
+def significance(run_a: Run, run_b: Run) -> dict[str, dict]:
+    """Per metric, whether B differs from A: the Holm-adjusted p-value of a prompt-level
+    permutation test and its verdict at 5%. Both runs must be scored; they were embedded then,
+    so their stored embeddings are reused and no model is loaded here."""
+    result = cached_significance(run_a, run_b)
+    if result is not None:
+        return result
+    batch_a, batch_b = scoring.run_batch(run_a), scoring.run_batch(run_b)
+    embed = batch_a.embeddings is not None and batch_b.embeddings is not None
+    comparisons = evaluators.compare(
+        batch_a,
+        batch_b,
+        tested_metrics(run_a, run_b),
+        n_permutations=PAGE_PERMUTATIONS,
+        embed=embed,
+    )
+    result = {
+        key: {"p_value": comparison.p_value, "significant": comparison.significant}
+        for key, comparison in comparisons.items()
+    }
+    cache.set(_cache_key(run_a, run_b), result, CACHE_SECONDS)
+    return result

@@ -1,0 +1,40 @@
+"""Test connection: send one prompt to an endpoint, with its settings, and return what came back."""
+
+from __future__ import annotations
+
+from monitor.clients.openai_compatible import (
+    Completion,
+    CompletionFailure,
+    OpenAICompatibleClient,
+    RetryPolicy,
+)
+from monitor.models import ApiKeyUnavailableError, Endpoint
+
+CONNECTION_PROMPT = "Reply with one short sentence: which model are you?"
+# A person is waiting on the page: give up sooner than a scheduled run would.
+CONNECTION_TIMEOUT_SECONDS = 10.0
+CONNECTION_ATTEMPTS = 2
+
+
+def check_connection(endpoint: Endpoint) -> Completion | CompletionFailure:
+    """The endpoint's reply to ``CONNECTION_PROMPT``, or why there was none."""
+    try:
+        api_key = endpoint.get_api_key()
+    except ApiKeyUnavailableError as exc:
+        return CompletionFailure("API key unavailable", str(exc), 0, 0, False)
+    params = endpoint.request_params()
+    client = OpenAICompatibleClient(
+        base_url=params["base_url"],
+        model=params["model"],
+        provider_kind=params["provider_kind"],
+        api_key=api_key,
+        temperature=params["temperature"],
+        top_p=params["top_p"],
+        max_tokens=params["max_tokens"],
+        extra=params["extra"],
+        timeout=min(params["timeout_seconds"], CONNECTION_TIMEOUT_SECONDS),
+        max_connections=1,
+        policy=RetryPolicy(max_attempts=CONNECTION_ATTEMPTS),
+    )
+    with client:
+        return client.complete(CONNECTION_PROMPT)

@@ -1,0 +1,70 @@
+"""Alerts: open and past alerts with filters, acknowledge and silence; the rules behind them."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from monitor import selectors
+from monitor.forms import AlertFilterForm, AlertRuleForm, SilenceForm
+from monitor.models import Alert, AlertRule
+from monitor.services import alerting
+from monitor.views.redirects import back_to
+
+PAST_ALERTS_SHOWN = 200
+
+
+@login_required
+def alert_list(request: HttpRequest) -> HttpResponse:
+    # Always bound: an empty query string is valid and means "open alerts, any of them".
+    filters = AlertFilterForm(request.GET)
+    chosen = filters.cleaned_data if filters.is_valid() else {}
+    alerts = selectors.filtered_alerts(
+        filters.states() if chosen else [],
+        severity=chosen.get("severity", ""),
+        endpoint=chosen.get("endpoint"),
+        metric=chosen.get("metric", ""),
+    )
+    context = {
+        "filters": filters,
+        "alerts": alerts[:PAST_ALERTS_SHOWN],
+        "shown_limit": PAST_ALERTS_SHOWN,
+        "silence_form": SilenceForm(),
+        "rules": AlertRule.objects.select_related("endpoint").prefetch_related("channels"),
+    }
+    return render(request, "monitor/alert_list.html", context)
+
+
+@login_required
+@require_POST
+def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = get_object_or_404(Alert, pk=pk)
+    alerting.acknowledge(alert, request.user)
+    messages.success(request, f"Acknowledged: {alert}. No more reminders for it.")
+    return back_to(request, alert.get_absolute_url())
+
+
+@login_required
+@require_POST
+def alert_silence(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = get_object_or_404(Alert, pk=pk)
+    form = SilenceForm(request.POST)
+    if form.is_valid():
+        until = form.until()
+        alerting.silence(alert, until)
+        messages.success(request, f"Silenced until {until:%Y-%m-%d %H:%M %Z}: {alert}.")
+    else:
+        messages.error(request, "Choose how long to silence the alert for.")
+    return back_to(request, alert.get_absolute_url())
+
+
+@login_required
+def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    rule = get_object_or_404(AlertRule, pk=pk) if pk else None
+    form = AlertRuleForm(request.POST or None, instance=rule)
+    if request.method == "POST" and form.is_valid():
+        rule = form.save()
+        messages.success(request, f"Saved rule: {rule}.")
+        return redirect("alert-list")
+    return render(request, "monitor/rule_form.html", {"form": form, "rule": rule})

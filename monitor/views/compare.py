@@ -1,0 +1,58 @@
+"""Compare two runs, endpoints or versions: the page, and its two-sample test as JSON."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+
+from monitor import selectors
+from monitor.forms import CompareForm
+from monitor.models import Endpoint, Run
+from monitor.services import comparison
+
+
+@login_required
+def compare(request: HttpRequest) -> HttpResponse:
+    """Everything about B against A on one page; the significance column comes from the cache
+    or, the first time, from ``compare_tests`` once the page has loaded."""
+    # A link may name only A (the endpoint page's "compare with another endpoint"): it fills in
+    # the picker instead of failing validation.
+    chosen = {"a", "b"} <= request.GET.keys()
+    form = CompareForm(request.GET if chosen else None, initial=request.GET.dict())
+    context: dict = {
+        "form": form,
+        "endpoints": Endpoint.objects.all(),
+        "family_versions": selectors.family_versions(),
+        "by": request.GET.get("by", "endpoint"),
+    }
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        try:
+            run_a, run_b = selectors.comparison_runs(
+                data["by"], data["a"], data["b"], data["family"]
+            )
+        except selectors.ComparisonError as exc:
+            context["error"] = str(exc)
+        else:
+            tests = comparison.cached_significance(run_a, run_b)
+            side_by_side, common_prompts = selectors.side_by_side(run_a, run_b)
+            context.update(
+                run_a=run_a,
+                run_b=run_b,
+                tests_pending=tests is None,
+                metrics=selectors.compared_metrics(run_a, run_b, tests),
+                slow_metrics=sorted(comparison.SLOW_METRICS),
+                permutations=comparison.PAGE_PERMUTATIONS,
+                charts=selectors.overlaid_charts(run_a, run_b),
+                side_by_side=side_by_side,
+                common_prompts=common_prompts,
+                tail_losses=selectors.tail_losses(run_a, run_b),
+            )
+    return render(request, "monitor/compare.html", context)
+
+
+@login_required
+def compare_tests(request: HttpRequest, a: int, b: int) -> JsonResponse:
+    """The permutation test of run ``b`` against run ``a``, per metric."""
+    run_a = get_object_or_404(Run.objects.filter(report__isnull=False), pk=a)
+    run_b = get_object_or_404(Run.objects.filter(report__isnull=False), pk=b)
+    return JsonResponse({"metrics": comparison.significance(run_a, run_b)})
