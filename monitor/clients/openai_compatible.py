@@ -155,6 +155,24 @@ class OpenAICompatibleClient:
             transport=transport,
         )
 
+    @classmethod
+    def from_request_params(
+        cls, params: dict, api_key: str = "", **options: object
+    ) -> OpenAICompatibleClient:
+        """A client for an endpoint's frozen request settings (``Endpoint.request_params()``);
+        ``options`` (timeout, policy, budget, …) override or add to them."""
+        settings = {
+            "base_url": params["base_url"],
+            "model": params["model"],
+            "provider_kind": params["provider_kind"],
+            "temperature": params["temperature"],
+            "top_p": params["top_p"],
+            "max_tokens": params["max_tokens"],
+            "extra": params["extra"],
+            "timeout": params["timeout_seconds"],
+        }
+        return cls(api_key=api_key, **{**settings, **options})
+
     def close(self) -> None:
         self._http.close()
 

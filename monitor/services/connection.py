@@ -23,15 +23,9 @@ def check_connection(endpoint: Endpoint) -> Completion | CompletionFailure:
     except ApiKeyUnavailableError as exc:
         return CompletionFailure("API key unavailable", str(exc), 0, 0, False)
     params = endpoint.request_params()
-    client = OpenAICompatibleClient(
-        base_url=params["base_url"],
-        model=params["model"],
-        provider_kind=params["provider_kind"],
-        api_key=api_key,
-        temperature=params["temperature"],
-        top_p=params["top_p"],
-        max_tokens=params["max_tokens"],
-        extra=params["extra"],
+    client = OpenAICompatibleClient.from_request_params(
+        params,
+        api_key,
         timeout=min(params["timeout_seconds"], CONNECTION_TIMEOUT_SECONDS),
         max_connections=1,
         policy=RetryPolicy(max_attempts=CONNECTION_ATTEMPTS),

@@ -196,17 +196,9 @@ def record_sample(
 
 
 def client_for(run: Run) -> OpenAICompatibleClient:
-    params = run.request_params
-    return OpenAICompatibleClient(
-        base_url=params["base_url"],
-        model=params["model"],
-        provider_kind=params["provider_kind"],
-        api_key=run.endpoint.get_api_key(),
-        temperature=params["temperature"],
-        top_p=params["top_p"],
-        max_tokens=params["max_tokens"],
-        extra=params["extra"],
-        timeout=params["timeout_seconds"],
+    return OpenAICompatibleClient.from_request_params(
+        run.request_params,
+        run.endpoint.get_api_key(),
         max_connections=run.endpoint.concurrency,
         policy=RetryPolicy(
             max_attempts=settings.TAILWATCH_REQUEST_ATTEMPTS,
