@@ -166,3 +166,34 @@ def test_a_webhook_that_fails_twice_is_delivered_exactly_once(celery_processes, 
     probe = notify.send_test(channel)  # a later message proves the queue has moved past them
     wait_for(lambda: Notification.objects.get(pk=probe.pk).status == "sent", timeout=60)
     assert len(bodies) == 4
+
+
+def shrinking_vocabulary_reply(vocabulary: int):
+    """Replies of 40 words from the ``vocabulary`` most common English words."""
+    from wordfreq import top_n_list
+
+    pool = top_n_list("en", vocabulary)
+
+    def reply(prompt, rng) -> str:
+        return " ".join(rng.choice(pool) for _ in range(40))
+
+    return reply
+
+
+def test_a_slow_decline_over_eight_runs_fires_blandness_creep(celery_processes, fake_llm):
+    endpoint = make_endpoint(
+        fake_llm.url, prompt_set=make_prompt_set(open_prompts=20, probes=0), samples_per_prompt=2
+    )
+    AlertRule.objects.filter(endpoint=endpoint).exclude(kind=RuleKind.CREEP).delete()
+    celery_processes.worker(**FAST)
+
+    fired_at = []
+    for step in range(8):
+        # 8% fewer words each run: no single step stands out, the trend does.
+        fake_llm.behaviour.reply = shrinking_vocabulary_reply(round(3000 * 0.92**step))
+        run = run_to_evaluation(endpoint)
+        if Alert.objects.filter(endpoint=endpoint, state=AlertState.FIRING).exists():
+            fired_at.append(step)
+    assert fired_at == [7]  # on the eighth run, when the trend test has its window
+    alert = Alert.objects.get()
+    assert alert.rule.metric == "blandness_index" and alert.events.get(kind="fired").run == run
