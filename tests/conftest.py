@@ -40,6 +40,21 @@ def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 
     pytest.fail(f"condition not met within {timeout}s: {getattr(predicate, '__doc__', '')}")
 
 
+def run_until_evaluated(endpoint, timeout: float = 90):
+    """Start a run of ``endpoint`` and wait while workers sample, score and alert on it."""
+    from monitor.services import sampling
+
+    run = sampling.start_run(endpoint)
+
+    def evaluated():
+        """the run was sampled, scored and checked against the rules"""
+        run.refresh_from_db()
+        return run.alerts_evaluated_at is not None
+
+    wait_for(evaluated, timeout=timeout, interval=0.3)
+    return run
+
+
 @pytest.fixture(autouse=True)
 def empty_cache() -> None:
     from django.core.cache import cache

@@ -20,10 +20,9 @@ from monitor.models import (
     Notification,
     NotificationStatus,
     RuleKind,
-    Run,
 )
-from monitor.services import notify, sampling
-from tests.conftest import wait_for
+from monitor.services import notify
+from tests.conftest import run_until_evaluated, wait_for
 from tests.factories import make_endpoint, make_prompt_set
 
 pytestmark = [pytest.mark.integration]
@@ -62,18 +61,6 @@ def smtp(unused_port):
     controller.stop()
 
 
-def run_to_evaluation(endpoint) -> Run:
-    run = sampling.start_run(endpoint)
-
-    def evaluated():
-        """the run was sampled, scored and checked against the rules"""
-        run.refresh_from_db()
-        return run.alerts_evaluated_at is not None
-
-    wait_for(evaluated, timeout=90, interval=0.3)
-    return run
-
-
 def test_a_collapse_fires_one_alert_one_email_and_recovery_one_resolve(
     celery_processes, fake_llm, smtp
 ):
@@ -85,19 +72,19 @@ def test_a_collapse_fires_one_alert_one_email_and_recovery_one_resolve(
     AlertRule.objects.create(endpoint=endpoint, kind=RuleKind.DROP, metric="distinct_2")
     celery_processes.worker(EMAIL_URL=smtp.url, **FAST)
 
-    first = run_to_evaluation(endpoint)
+    first = run_until_evaluated(endpoint)
     assert MetricPoint.objects.filter(run=first, metric="distinct_2").exists()
-    run_to_evaluation(endpoint)  # a second healthy draw: within noise
+    run_until_evaluated(endpoint)  # a second healthy draw: within noise
     assert not Alert.objects.exists()
 
     fake_llm.behaviour.reply = collapsed_reply
-    collapsed = run_to_evaluation(endpoint)
+    collapsed = run_until_evaluated(endpoint)
     wait_for(lambda: len(smtp.messages) >= 1, timeout=30)
     alert = Alert.objects.get()
     assert alert.state == AlertState.FIRING and alert.events.get(kind="fired").run == collapsed
 
     fake_llm.behaviour.reply = fake_reply
-    run_to_evaluation(endpoint)
+    run_until_evaluated(endpoint)
     wait_for(lambda: len(smtp.messages) >= 2, timeout=30)
     alert.refresh_from_db()
     assert alert.state == AlertState.RESOLVED
@@ -191,7 +178,7 @@ def test_a_slow_decline_over_eight_runs_fires_blandness_creep(celery_processes, 
     for step in range(8):
         # 8% fewer words each run: no single step stands out, the trend does.
         fake_llm.behaviour.reply = shrinking_vocabulary_reply(round(3000 * 0.92**step))
-        run = run_to_evaluation(endpoint)
+        run = run_until_evaluated(endpoint)
         if Alert.objects.filter(endpoint=endpoint, state=AlertState.FIRING).exists():
             fired_at.append(step)
     assert fired_at == [7]  # on the eighth run, when the trend test has its window

@@ -10,8 +10,8 @@ import pytest
 import evaluators
 from monitor.lab import Arm, model_id
 from monitor.models import Alert, AlertState, Endpoint, PromptSet, RuleKind
-from monitor.services import prompts, sampling
-from tests.conftest import wait_for
+from monitor.services import prompts
+from tests.conftest import run_until_evaluated
 
 pytestmark = [pytest.mark.integration]
 
@@ -41,30 +41,18 @@ def lab_endpoint(live_server, prompt_set: PromptSet, generation: int) -> Endpoin
     )
 
 
-def evaluated_run(endpoint: Endpoint):
-    run = sampling.start_run(endpoint)
-
-    def evaluated():
-        """the run was sampled, scored and checked against the rules"""
-        run.refresh_from_db()
-        return run.alerts_evaluated_at is not None
-
-    wait_for(evaluated, timeout=240, interval=0.5)
-    return run
-
-
 def test_a_later_pure_generation_fires_a_drop_from_baseline_alert(live_server, celery_processes):
     prompt_set = lab_prompt_set()
     celery_processes.worker(**WORKER_ENV)
 
     early = lab_endpoint(live_server, prompt_set, 0)
-    baseline = evaluated_run(early)
+    baseline = run_until_evaluated(early, timeout=240)
     assert baseline.status == "succeeded" and baseline.scored_at, baseline.error_summary
 
     late = lab_endpoint(live_server, prompt_set, 8)
     late.baseline_run = baseline  # the version comparison: g8 against g0
     late.save()
-    run = evaluated_run(late)
+    run = run_until_evaluated(late, timeout=240)
 
     assert run.scored_at, run.score_error
     metrics = run.report["metrics"]
