@@ -18,7 +18,12 @@ log = logging.getLogger(__name__)
 def dispatch_due_runs() -> dict[str, list[int]]:
     started = sampling.dispatch_due_runs()
     requeued = sampling.requeue_stale_runs()
-    return {"started": [run.pk for run in started], "requeued": [run.pk for run in requeued]}
+    notifications = notify.recover_stale()
+    return {
+        "started": [run.pk for run in started],
+        "requeued": [run.pk for run in requeued],
+        "notifications_requeued": [notification.pk for notification in notifications],
+    }
 
 
 @shared_task(name="monitor.tasks.sample_run", acks_late=True)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import smtplib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.mime.image import MIMEImage
 
 import httpx
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -39,6 +40,8 @@ from monitor.services.scoring import baseline_for
 log = logging.getLogger(__name__)
 
 CHART_CID = "series-chart"
+# A send (SMTP or webhook, each with its own timeout) that has not finished by then never will.
+STALE_SENDING = timedelta(minutes=10)
 SERIES_LENGTH = 30
 TELLING_SAMPLES = 3
 
@@ -223,7 +226,11 @@ def send_notification(notification_id: int) -> Notification | None:
     """Send a pending notification; None when another task already claimed it."""
     claimed = Notification.objects.filter(
         pk=notification_id, status=NotificationStatus.PENDING
-    ).update(status=NotificationStatus.SENDING, attempts=F("attempts") + 1)
+    ).update(
+        status=NotificationStatus.SENDING,
+        attempts=F("attempts") + 1,
+        last_attempt_at=timezone.now(),
+    )
     if not claimed:
         return None
     notification = Notification.objects.select_related(
@@ -251,6 +258,38 @@ def send_notification(notification_id: int) -> Notification | None:
     notification.save(update_fields=["status", "error", "sent_at"])
     log.info("notification %s via %s: %s", notification.pk, channel, notification.status)
     return notification
+
+
+def recover_stale(now: datetime | None = None) -> list[Notification]:
+    """Notifications that a lost message or a dead worker left behind, put right.
+
+    A pending one whose task never ran (its message was lost) is queued again. One still
+    "sending" long after its try began belonged to a worker that died mid-send: whether the
+    message went out is unknown, so it is marked failed, with that said, rather than risk
+    sending it twice.
+    """
+    from monitor import tasks  # tasks import the services
+
+    now = now or timezone.now()
+    longest_wait = timedelta(seconds=max(600.0, 2 * settings.TAILWATCH_NOTIFY_RETRY_SECONDS))
+    abandoned = Notification.objects.filter(
+        status=NotificationStatus.SENDING, last_attempt_at__lt=now - STALE_SENDING
+    )
+    abandoned.update(
+        status=NotificationStatus.FAILED,
+        error="the worker stopped while sending; not sent again in case it went out",
+    )
+    # Retries wait at most an hour (see tasks.send_notification), so a pending notification
+    # untouched for longer than that has no task coming for it.
+    lost = list(
+        Notification.objects.filter(status=NotificationStatus.PENDING).filter(
+            Q(last_attempt_at__lt=now - timedelta(hours=1) - longest_wait)
+            | Q(last_attempt_at__isnull=True, created_at__lt=now - longest_wait)
+        )
+    )
+    for notification in lost:
+        tasks.send_notification.delay(notification.pk)
+    return lost
 
 
 def send_test(channel: Channel) -> Notification:

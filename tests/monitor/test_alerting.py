@@ -174,3 +174,25 @@ def test_a_silenced_alert_changes_state_but_sends_nothing(endpoint):
     alerting.silence(Alert.objects.get(), timezone.now() + timedelta(hours=4))
     assert evaluate(scored_run(endpoint, seed=3, vocabulary=3000)) == ["distinct_2:resolved"]
     assert Notification.objects.count() == 1  # the firing one, from before the silence
+
+
+def test_stale_notifications_are_requeued_or_failed_never_sent_twice(endpoint):
+    channel = Channel.objects.get()
+    long_ago = timezone.now() - timedelta(hours=3)
+    lost = Notification.objects.create(channel=channel, is_test=True, created_at=long_ago)
+    fresh = Notification.objects.create(channel=channel, is_test=True)
+    dead_mid_send = Notification.objects.create(
+        channel=channel,
+        is_test=True,
+        status=NotificationStatus.SENDING,
+        attempts=1,
+        last_attempt_at=long_ago,
+    )
+
+    assert notify.recover_stale() == [lost]
+
+    dead_mid_send.refresh_from_db()
+    assert dead_mid_send.status == NotificationStatus.FAILED
+    assert "not sent again" in dead_mid_send.error
+    fresh.refresh_from_db()
+    assert fresh.status == NotificationStatus.PENDING
