@@ -19,6 +19,8 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from evaluators import METRIC_KEYS
+from evaluators.metrics import METRICS
 from monitor import crypto
 
 
@@ -621,8 +623,6 @@ class AlertRule(models.Model):
         )
 
     def clean(self) -> None:
-        from evaluators import METRIC_KEYS
-
         if self.kind != RuleKind.DOWN and self.metric not in METRIC_KEYS:
             raise ValidationError({"metric": f"Choose one of: {', '.join(METRIC_KEYS)}."})
         if self.kind == RuleKind.THRESHOLD and self.threshold is None:
@@ -653,9 +653,6 @@ class AlertRule(models.Model):
 def metric_higher_is_worse(metric: str) -> bool:
     """Which way is a regression: up for repetition and blandness, down for diversity and
     accuracy (the evaluators' own polarity of each metric)."""
-    from evaluators import METRIC_KEYS
-    from evaluators.metrics import METRICS
-
     if metric in METRICS:
         return METRICS[metric].higher_is_blander
     if metric in METRIC_KEYS:  # the blandness index: 0 as varied as baseline, 100 degenerate
