@@ -253,6 +253,12 @@ class Endpoint(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("endpoint-detail", args=[self.pk])
 
+    def clean(self) -> None:
+        if self.pk and self.baseline_endpoint_id == self.pk:
+            raise ValidationError(
+                {"baseline_endpoint": "An endpoint cannot be its own baseline endpoint."}
+            )
+
     @property
     def interval(self) -> timedelta:
         return timedelta(minutes=self.interval_minutes)
@@ -318,11 +324,42 @@ class RunStatus(models.TextChoices):
 
 
 ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+FINISHED_RUN_STATUSES = (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED)
+# A failed run has nothing to score, but the endpoint-down rules still judge it.
+SCORABLE_RUN_STATUSES = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
 
 
 class RunTrigger(models.TextChoices):
     SCHEDULE = "schedule", "Schedule"
     MANUAL = "manual", "Run now"
+
+
+class RunStage(models.TextChoices):
+    """Where a run is in the pipeline: sample → score → evaluate the alert rules."""
+
+    SAMPLING = "sampling", "Sampling"
+    SAMPLED = "sampled", "Sampled: scoring next"
+    SCORED = "scored", "Scored: alert rules next"
+    WAITING_FOR_BASELINE = "waiting", "Waiting for the baseline"
+    EVALUATED = "evaluated", "Evaluated"
+    STOPPED = "stopped", "Stopped"
+
+
+class RunQuerySet(models.QuerySet):
+    def finished(self) -> RunQuerySet:
+        return self.filter(status__in=FINISHED_RUN_STATUSES)
+
+    def scored(self) -> RunQuerySet:
+        return self.filter(scored_at__isnull=False)
+
+    def good(self) -> RunQuerySet:
+        """Fit to be a baseline: finished without failures and scored."""
+        return self.filter(status=RunStatus.SUCCEEDED, scored_at__isnull=False)
+
+    def good_for(self, run: Run) -> RunQuerySet:
+        """Good runs to compare ``run`` with: the same prompts, and never ``run`` itself."""
+        same_prompts = self.filter(prompt_set_version_id=run.prompt_set_version_id)
+        return same_prompts.good().exclude(pk=run.pk)
 
 
 class Run(models.Model):
@@ -358,7 +395,32 @@ class Run(models.Model):
         null=True, blank=True, help_text="The evaluators' report: metrics, CIs, per-prompt."
     )
     score_error = models.TextField(blank=True, help_text="Why the run could not be scored.")
-    alerts_evaluated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    awaits_baseline = models.BooleanField(
+        default=False,
+        help_text="Scored before its baseline endpoint had a scored run: no baseline-relative "
+        "figure (blandness index, drop rules) yet; rescored when the baseline is.",
+    )
+    alerts_evaluated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When every alert rule had been checked against the run.",
+    )
+    stage_queued_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When scoring or alert evaluation was last queued; a finished run whose stage "
+        "has not moved for a grace period is queued again.",
+    )
+    stage_requeues = models.PositiveSmallIntegerField(
+        default=0, editable=False, help_text="Times scoring or evaluation was queued again."
+    )
+    stage_error = models.TextField(
+        blank=True, help_text="Why the pipeline gave up on this run after scoring or evaluation."
+    )
+
+    objects = RunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -391,6 +453,24 @@ class Run(models.Model):
     def is_good(self) -> bool:
         """Fit to be a baseline: finished without failures and scored."""
         return self.status == RunStatus.SUCCEEDED and self.scored_at is not None
+
+    @property
+    def is_scorable(self) -> bool:
+        return self.status in SCORABLE_RUN_STATUSES
+
+    @property
+    def stage(self) -> RunStage:
+        if self.is_active:
+            return RunStage.SAMPLING
+        if self.stage_error:
+            return RunStage.STOPPED
+        if self.alerts_evaluated_at:
+            return RunStage.EVALUATED
+        if self.awaits_baseline:
+            return RunStage.WAITING_FOR_BASELINE
+        if self.is_scorable and self.scored_at is None and not self.score_error:
+            return RunStage.SAMPLED
+        return RunStage.SCORED
 
     @property
     def duration(self) -> timedelta | None:
@@ -741,6 +821,37 @@ class AlertEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alert} {self.kind}"
+
+
+class Outcome(models.TextChoices):
+    BREACHED = "breached", "Breached"
+    CLEAR = "clear", "Clear"
+    UNKNOWN = "unknown", "Cannot tell"
+    SUPERSEDED = "superseded", "Superseded by a later run"
+
+
+class RuleEvaluation(models.Model):
+    """One alert rule checked against one run. Written in the same transaction as the alert
+    changes it caused, so each rule judges each run exactly once, however often the evaluation
+    is retried or a worker dies halfway."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="rule_evaluations")
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="evaluations")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    summary = models.TextField(help_text="What the rule saw, in words.")
+    value = models.FloatField(null=True, blank=True)
+    baseline_value = models.FloatField(null=True, blank=True)
+    p_value = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["rule__kind", "rule__metric"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "rule"], name="one_evaluation_per_run_rule")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} on {self.run}: {self.outcome}"
 
 
 class NotificationStatus(models.TextChoices):

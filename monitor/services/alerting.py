@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import evaluators
 from evaluators.trend import mann_kendall
+from monitor import queue
 from monitor.models import (
     NOTIFYING_EVENTS,
     OPEN_ALERT_STATES,
@@ -29,12 +30,15 @@ from monitor.models import (
     EventKind,
     MetricPoint,
     Notification,
+    Outcome,
+    RuleEvaluation,
     RuleKind,
     Run,
+    RunStage,
     RunStatus,
     metric_higher_is_worse,
 )
-from monitor.services import scoring
+from monitor.services import baselines, scoring
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +78,7 @@ class RunContext:
 
     @cached_property
     def baseline(self) -> Run | None:
-        return scoring.baseline_for(self.run)
+        return baselines.baseline_for(self.run)
 
     @cached_property
     def comparison(self) -> dict[str, evaluators.MetricComparison]:
@@ -173,10 +177,8 @@ def evaluate_creep(rule: AlertRule, context: RunContext) -> Evaluation:
 
 def evaluate_down(rule: AlertRule, context: RunContext) -> Evaluation:
     recent = list(
-        context.run.endpoint.runs.filter(
-            status__in=(RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED),
-            created_at__lte=context.run.created_at,
-        )
+        context.run.endpoint.runs.finished()
+        .filter(created_at__lte=context.run.created_at)
         .order_by("-created_at")
         .values_list("status", "error_summary")[: rule.window_runs]
     )
@@ -203,28 +205,75 @@ EVALUATORS = {
 
 
 def evaluate_run(run_id: int) -> list[AlertEvent]:
-    """Check every rule of the run's endpoint against it, once per run."""
-    claimed = Run.objects.filter(
-        pk=run_id,
-        alerts_evaluated_at__isnull=True,
-        status__in=(RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED),
-    ).update(alerts_evaluated_at=timezone.now())
-    if not claimed:
-        return []
+    """Check each rule of the run's endpoint against the run, exactly once per (run, rule).
+
+    Each rule's verdict (a ``RuleEvaluation``) commits in one transaction with the alert changes
+    it causes, so a worker that dies halfway leaves every rule either fully judged or not judged
+    at all, and a retry judges only the rest. Rules that compare with the baseline wait while
+    the run awaits its baseline. ``Run.alerts_evaluated_at`` is set once every rule is judged.
+    """
     run = Run.objects.select_related("endpoint").get(pk=run_id)
+    if run.alerts_evaluated_at or run.stage not in (RunStage.SCORED, RunStage.WAITING_FOR_BASELINE):
+        return []  # sampling or scoring comes first, or a repeated message
     rules = AlertRule.for_endpoint(run.endpoint)
+    judged = set(run.rule_evaluations.values_list("rule_id", flat=True))
     context = RunContext(run, rules)
-    events = []
+    events: list[AlertEvent] = []
+    waiting = False
     for rule in rules:
-        if rule.kind != RuleKind.DOWN and run.scored_at is None:
-            continue  # a failed or unscored run says nothing about the metrics
-        try:
-            evaluation = EVALUATORS[rule.kind](rule, context)
-        except (scoring.RunNotScorableError, ValueError) as exc:
-            log.warning("rule %s on run %s: %s", rule.pk, run.pk, exc)
+        if rule.pk in judged:
             continue
-        events += apply(rule, run, evaluation)
+        if run.awaits_baseline and baselines.depends_on_baseline(rule):
+            waiting = True
+            continue
+        events += judge(rule, run, evaluate(rule, context))
+    if not waiting:
+        Run.objects.filter(pk=run.pk, alerts_evaluated_at__isnull=True).update(
+            alerts_evaluated_at=timezone.now()
+        )
     return events
+
+
+def evaluate(rule: AlertRule, context: RunContext) -> Evaluation:
+    if rule.kind != RuleKind.DOWN and context.run.scored_at is None:
+        return Evaluation(None, "the run was not scored, so it says nothing about the metrics")
+    try:
+        return EVALUATORS[rule.kind](rule, context)
+    except (scoring.RunNotScorableError, ValueError) as exc:
+        log.warning("rule %s on run %s: %s", rule.pk, context.run.pk, exc)
+        return Evaluation(None, f"could not be evaluated: {exc}")
+
+
+def judge(rule: AlertRule, run: Run, evaluation: Evaluation) -> list[AlertEvent]:
+    """Record the rule's verdict on the run and move its alert, in one transaction; nothing if
+    another worker judged this (run, rule) first."""
+    try:
+        with transaction.atomic():
+            # A run judged after a later run of the same endpoint (its message was recovered
+            # late) is on record, but must not move the alert back in time.
+            superseded = RuleEvaluation.objects.filter(
+                rule=rule, run__endpoint_id=run.endpoint_id, run__created_at__gt=run.created_at
+            ).exists()
+            RuleEvaluation.objects.create(
+                run=run,
+                rule=rule,
+                outcome=_outcome(evaluation, superseded),
+                summary=evaluation.summary,
+                value=evaluation.value,
+                baseline_value=evaluation.baseline_value,
+                p_value=evaluation.p_value,
+            )
+            return [] if superseded else apply(rule, run, evaluation)
+    except IntegrityError:
+        return []
+
+
+def _outcome(evaluation: Evaluation, superseded: bool) -> str:
+    if superseded:
+        return Outcome.SUPERSEDED
+    if evaluation.breached is None:
+        return Outcome.UNKNOWN
+    return Outcome.BREACHED if evaluation.breached else Outcome.CLEAR
 
 
 @transaction.atomic
@@ -305,14 +354,12 @@ def _record(
 
 def queue_notifications(event: AlertEvent) -> list[Notification]:
     """Write one notification per channel of the rule, and send each after commit."""
-    from monitor import tasks  # tasks import the services
-
     notifications = [
         Notification.objects.create(event=event, channel=channel)
         for channel in event.alert.rule.notification_channels()
     ]
     for notification in notifications:
-        transaction.on_commit(lambda pk=notification.pk: tasks.send_notification.delay(pk))
+        transaction.on_commit(lambda pk=notification.pk: queue.send_notification(pk))
     return notifications
 
 

@@ -1,12 +1,11 @@
-"""Compare runs: the two-sample test behind the compare page, and the pinned baseline that
-every later run of an endpoint is compared with."""
+"""Compare runs: the two-sample test behind the compare page."""
 
 from __future__ import annotations
 
 from django.core.cache import cache
 
 import evaluators
-from monitor.models import Endpoint, Run
+from monitor.models import Run
 from monitor.services import scoring
 
 # Self-BLEU and the compression ratio re-read every output on each permutation, which takes tens
@@ -17,29 +16,6 @@ PAGE_PERMUTATIONS = 500
 # A scored run's samples never change, so neither does a test between two of them; a day bounds
 # the cache after a re-score with other settings.
 CACHE_SECONDS = 24 * 3600
-
-
-class BaselineNotFitError(Exception):
-    """The run cannot be a baseline (it failed, had failures, or is not scored)."""
-
-
-def pin_baseline(run: Run) -> Endpoint:
-    """Make ``run`` the run its endpoint's later runs are compared with."""
-    if not run.is_good:
-        raise BaselineNotFitError(
-            f"Run {run.pk} cannot be the baseline: only a scored run without failures can."
-        )
-    endpoint = run.endpoint
-    endpoint.baseline_run = run
-    endpoint.save(update_fields=["baseline_run", "updated_at"])
-    return endpoint
-
-
-def unpin_baseline(endpoint: Endpoint) -> Endpoint:
-    """Go back to comparing each run with the good run ``baseline_window`` runs before it."""
-    endpoint.baseline_run = None
-    endpoint.save(update_fields=["baseline_run", "updated_at"])
-    return endpoint
 
 
 def tested_metrics(run_a: Run, run_b: Run) -> list[str]:

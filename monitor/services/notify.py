@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from evaluators import is_correct
+from monitor import queue
 from monitor.charts import series_png
 from monitor.models import (
     AlertEvent,
@@ -35,7 +36,7 @@ from monitor.models import (
     RuleKind,
     metric_higher_is_worse,
 )
-from monitor.services.scoring import baseline_for
+from monitor.services.baselines import baseline_for
 
 log = logging.getLogger(__name__)
 
@@ -268,8 +269,6 @@ def recover_stale(now: datetime | None = None) -> list[Notification]:
     message went out is unknown, so it is marked failed, with that said, rather than risk
     sending it twice.
     """
-    from monitor import tasks  # tasks import the services
-
     now = now or timezone.now()
     longest_wait = timedelta(seconds=max(600.0, 2 * settings.TAILWATCH_NOTIFY_RETRY_SECONDS))
     abandoned = Notification.objects.filter(
@@ -288,14 +287,12 @@ def recover_stale(now: datetime | None = None) -> list[Notification]:
         )
     )
     for notification in lost:
-        tasks.send_notification.delay(notification.pk)
+        queue.send_notification(notification.pk)
     return lost
 
 
 def send_test(channel: Channel) -> Notification:
     """Queue a test message to ``channel``."""
-    from monitor import tasks  # tasks import the services
-
     notification = Notification.objects.create(channel=channel, is_test=True)
-    transaction.on_commit(lambda: tasks.send_notification.delay(notification.pk))
+    transaction.on_commit(lambda: queue.send_notification(notification.pk))
     return notification

@@ -22,6 +22,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from monitor import queue
 from monitor.clients.openai_compatible import (
     Completion,
     CompletionFailure,
@@ -59,13 +60,6 @@ def _lease_length() -> timedelta:
     return timedelta(seconds=settings.TAILWATCH_RUN_LEASE_SECONDS)
 
 
-def _enqueue(run: Run) -> None:
-    from monitor import tasks  # tasks import this module
-
-    Run.objects.filter(pk=run.pk).update(enqueued_at=timezone.now())
-    tasks.sample_run.delay(run.pk)
-
-
 def start_run(endpoint: Endpoint, trigger: str = RunTrigger.MANUAL) -> Run:
     """Create a queued run of ``endpoint`` on its prompt set's newest version, and queue it."""
     if endpoint.prompt_set is None:
@@ -85,7 +79,7 @@ def start_run(endpoint: Endpoint, trigger: str = RunTrigger.MANUAL) -> Run:
         samples_per_prompt=endpoint.samples_per_prompt,
         samples_expected=prompt_count * endpoint.samples_per_prompt,
     )
-    transaction.on_commit(lambda: _enqueue(run))
+    transaction.on_commit(lambda: queue.sample_run(run.pk))
     return run
 
 
@@ -127,7 +121,7 @@ def requeue_stale_runs(now: datetime | None = None) -> list[Run]:
             _give_up(run, now)
             continue
         log.warning("re-queuing run %s (%s, lease lapsed or message lost)", run.pk, run.status)
-        _enqueue(run)
+        queue.sample_run(run.pk)
         requeued.append(run)
     return requeued
 

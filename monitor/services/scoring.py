@@ -12,15 +12,14 @@ from functools import cache
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 import evaluators
-from monitor.models import MetricPoint, PromptKind, Run, RunStatus, Sample
+from evaluators.report import BLANDNESS
+from monitor.models import MetricPoint, PromptKind, Run, Sample
+from monitor.services import baselines
 
 log = logging.getLogger(__name__)
-
-SCORABLE_STATUSES = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
 
 
 class RunNotScorableError(Exception):
@@ -73,71 +72,36 @@ def run_batch(run: Run) -> evaluators.Batch:
     return evaluators.Batch.from_rows(rows, sample_embeddings(samples))
 
 
-def _good_runs(endpoint_id: int, run: Run) -> QuerySet[Run]:
-    """Runs of an endpoint fit to compare ``run`` with: succeeded, scored, same prompts."""
-    return Run.objects.filter(
-        endpoint_id=endpoint_id,
-        status=RunStatus.SUCCEEDED,
-        scored_at__isnull=False,
-        prompt_set_version_id=run.prompt_set_version_id,
-    )
-
-
-def baseline_for(run: Run) -> Run | None:
-    """The run that ``run`` is compared with, in this order: the endpoint's pinned baseline; the
-    latest earlier good run of its baseline endpoint (another version of the model); or the
-    good run ``baseline_window`` good runs back on this endpoint (the oldest one there is,
-    while there are fewer)."""
-    endpoint = run.endpoint
-    if endpoint.baseline_run_id and endpoint.baseline_run_id != run.pk:
-        return endpoint.baseline_run
-    if endpoint.baseline_endpoint_id:
-        return (
-            _good_runs(endpoint.baseline_endpoint_id, run)
-            .filter(created_at__lt=run.created_at)
-            .order_by("-created_at")
-            .first()
-        )
-    earlier = _good_runs(endpoint.pk, run).filter(created_at__lt=run.created_at)
-    window = list(earlier.order_by("-created_at")[: endpoint.baseline_window])
-    return window[-1] if window else None
-
-
-def blandness_reference(run: Run) -> Run | None:
-    """The run the blandness index is measured from: the pinned baseline, or else the first good
-    run of the baseline endpoint (if one is set and has run) or of this endpoint. A fixed
-    reference keeps the index's series on one scale, which the creep rules need, and one
-    reference for a family of versions puts their indexes on the same scale."""
-    endpoint = run.endpoint
-    if endpoint.baseline_run_id:
-        return endpoint.baseline_run
-    for endpoint_id in filter(None, [endpoint.baseline_endpoint_id, endpoint.pk]):
-        first = _good_runs(endpoint_id, run).order_by("created_at").first()
-        if first is not None:
-            return first
-    return None
-
-
-def _score_batch(batch: evaluators.Batch, run: Run) -> evaluators.Report:
+def _score_batch(batch: evaluators.Batch, run: Run, awaits_baseline: bool) -> evaluators.Report:
     embed = batch.embeddings is not None
-    reference = blandness_reference(run)
-    if reference is not None and reference.pk != run.pk and reference.report:
+    if awaits_baseline:
+        # Nothing to measure the blandness index from yet: leave it out rather than measure it
+        # from a stand-in; the run is rescored when its baseline is.
+        report = evaluators.score(batch, embed=embed)
+        report.metrics.pop(BLANDNESS, None)
+        return report
+    reference = baselines.blandness_reference(run)
+    if reference is not None and reference.pk != run.pk:
         return evaluators.score(
             batch, baseline=evaluators.Report.from_dict(reference.report), embed=embed
         )
-    # The run is its own reference: score it once to get the reference values, then again
-    # against them, so the index starts at 0 on the scale later runs are measured on.
+    # The endpoint's first good run is the start of its own scale: score it once to get the
+    # reference values, then again against them, so its index is 0.
     own = evaluators.score(batch, embed=embed)
     return evaluators.score(batch, baseline=own, embed=embed)
 
 
-def score_run(run_id: int) -> Run:
-    """Score the run and replace its metric points; safe to repeat (re-scoring)."""
+def score_run(run_id: int, *, again: bool = False) -> Run:
+    """Score the run and replace its metric points. A run already scored is left as it is (a
+    repeated message) unless it awaits its baseline or ``again`` asks for a re-score."""
     run = Run.objects.select_related("endpoint").get(pk=run_id)
-    if run.status not in SCORABLE_STATUSES:
+    if not run.is_scorable:
         raise RunNotScorableError(f"run {run.pk} is {run.status}")
+    if run.scored_at and not run.awaits_baseline and not again:
+        return run
+    awaits_baseline = baselines.awaits_baseline(run)
     try:
-        report = _score_batch(run_batch(run), run)
+        report = _score_batch(run_batch(run), run, awaits_baseline)
     except (RunNotScorableError, ValueError) as exc:
         Run.objects.filter(pk=run.pk).update(score_error=str(exc), scored_at=None)
         raise RunNotScorableError(str(exc)) from exc
@@ -158,8 +122,19 @@ def score_run(run_id: int) -> Run:
             for key, metric in report.metrics.items()
         )
         Run.objects.filter(pk=run.pk).update(
-            report=report.to_dict(), scored_at=timezone.now(), score_error=""
+            report=report.to_dict(),
+            scored_at=timezone.now(),
+            score_error="",
+            awaits_baseline=awaits_baseline,
         )
+    if awaits_baseline and not baselines.awaits_baseline(run):
+        # The baseline was scored while this run was: no message will come for it.
+        return score_run(run_id)
     run.refresh_from_db()
-    log.info("run %s scored: %s metrics", run.pk, len(report.metrics))
+    log.info(
+        "run %s scored: %s metrics%s",
+        run.pk,
+        len(report.metrics),
+        ", waiting for its baseline" if awaits_baseline else "",
+    )
     return run

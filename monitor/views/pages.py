@@ -10,7 +10,7 @@ from monitor import selectors
 from monitor.clients.openai_compatible import Completion
 from monitor.forms import EndpointForm, PromptSetUploadForm
 from monitor.models import Endpoint, PromptSet, Run
-from monitor.services import comparison, connection, prompts, sampling, scoring
+from monitor.services import baselines, connection, prompts, sampling
 from monitor.views.redirects import back_to
 
 
@@ -100,8 +100,8 @@ def endpoint_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
 def run_pin_baseline(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(Run.objects.select_related("endpoint"), pk=pk)
     try:
-        comparison.pin_baseline(run)
-    except comparison.BaselineNotFitError as exc:
+        baselines.pin_baseline(run)
+    except baselines.BaselineNotFitError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Run {run.pk} is now the baseline of {run.endpoint}.")
@@ -111,7 +111,7 @@ def run_pin_baseline(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def endpoint_unpin_baseline(request: HttpRequest, pk: int) -> HttpResponse:
-    endpoint = comparison.unpin_baseline(get_object_or_404(Endpoint, pk=pk))
+    endpoint = baselines.unpin_baseline(get_object_or_404(Endpoint, pk=pk))
     messages.success(request, f"{endpoint} is compared with a window of good runs again.")
     return redirect(endpoint)
 
@@ -121,7 +121,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(
         Run.objects.select_related("endpoint", "prompt_set_version__prompt_set"), pk=pk
     )
-    baseline = scoring.baseline_for(run) if run.report else None
+    baseline = baselines.baseline_for(run) if run.report else None
     columns, prompt_rows = selectors.prompt_breakdown(run)
     context = {
         "run": run,
@@ -131,6 +131,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "breakdown_rows": prompt_rows,
         "wrong_probes": selectors.wrong_probes_by_bucket(run),
         "prompt_groups": selectors.run_samples_by_prompt(run),
+        "rule_evaluations": list(run.rule_evaluations.select_related("rule")),
     }
     return render(request, "monitor/run_detail.html", context)
 

@@ -11,6 +11,7 @@ from unittest import mock
 
 from django.utils import timezone
 
+from monitor import queue
 from monitor.fake_llm import FakeBehaviour, FakeLLMServer, fake_reply
 from monitor.models import Endpoint, PromptSet, Run
 from monitor.services import alerting, sampling, scoring
@@ -110,7 +111,7 @@ class FakeModels:
 
 def sample_now(endpoint: Endpoint) -> Run:
     """Start a run of ``endpoint`` and sample it here, in-process: nothing is queued."""
-    with mock.patch.object(sampling, "_enqueue"):
+    with mock.patch.object(queue, "sample_run"):
         run = sampling.start_run(endpoint)
     return sampling.sample_run(run.pk)
 

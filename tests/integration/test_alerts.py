@@ -22,7 +22,7 @@ from monitor.models import (
     RuleKind,
 )
 from monitor.services import notify
-from tests.conftest import run_until_evaluated, wait_for
+from tests.conftest import run_through_pipeline, wait_for
 from tests.factories import make_endpoint, make_prompt_set
 
 pytestmark = [pytest.mark.integration]
@@ -72,20 +72,20 @@ def test_a_collapse_fires_one_alert_one_email_and_recovery_one_resolve(
     AlertRule.objects.create(endpoint=endpoint, kind=RuleKind.DROP, metric="distinct_2")
     celery_processes.worker(EMAIL_URL=smtp.url, **FAST)
 
-    first = run_until_evaluated(endpoint)
+    first = run_through_pipeline(endpoint)
     assert MetricPoint.objects.filter(run=first, metric="distinct_2").exists()
-    run_until_evaluated(endpoint)  # a second healthy draw: within noise
+    run_through_pipeline(endpoint)  # a second healthy draw: within noise
     assert not Alert.objects.exists()
 
     fake_llm.behaviour.reply = collapsed_reply
-    collapsed = run_until_evaluated(endpoint)
-    wait_for(lambda: len(smtp.messages) >= 1, timeout=30)
+    collapsed = run_through_pipeline(endpoint)
+    assert len(smtp.messages) == 1
     alert = Alert.objects.get()
     assert alert.state == AlertState.FIRING and alert.events.get(kind="fired").run == collapsed
 
     fake_llm.behaviour.reply = fake_reply
-    run_until_evaluated(endpoint)
-    wait_for(lambda: len(smtp.messages) >= 2, timeout=30)
+    run_through_pipeline(endpoint)
+    assert len(smtp.messages) == 2
     alert.refresh_from_db()
     assert alert.state == AlertState.RESOLVED
 
@@ -178,7 +178,7 @@ def test_a_slow_decline_over_eight_runs_fires_blandness_creep(celery_processes, 
     for step in range(8):
         # 8% fewer words each run: no single step stands out, the trend does.
         fake_llm.behaviour.reply = shrinking_vocabulary_reply(round(3000 * 0.92**step))
-        run = run_until_evaluated(endpoint)
+        run = run_through_pipeline(endpoint)
         if Alert.objects.filter(endpoint=endpoint, state=AlertState.FIRING).exists():
             fired_at.append(step)
     assert fired_at == [7]  # on the eighth run, when the trend test has its window

@@ -196,3 +196,42 @@ def test_stale_notifications_are_requeued_or_failed_never_sent_twice(endpoint):
     assert "not sent again" in dead_mid_send.error
     fresh.refresh_from_db()
     assert fresh.status == NotificationStatus.PENDING
+
+
+def test_a_worker_that_dies_while_judging_leaves_nothing_half_written(endpoint, monkeypatch):
+    evaluate(scored_run(endpoint, seed=1, vocabulary=3000))
+    collapsed = scored_run(endpoint, seed=2, vocabulary=120)
+    real_apply = alerting.apply
+
+    def die_before_the_alert_is_written(rule, run, evaluation, *args):
+        if evaluation.breached:
+            raise SystemExit("worker killed")
+        return real_apply(rule, run, evaluation, *args)
+
+    monkeypatch.setattr(alerting, "apply", die_before_the_alert_is_written)
+    with pytest.raises(SystemExit):
+        evaluate(collapsed)
+    collapsed.refresh_from_db()
+    assert collapsed.alerts_evaluated_at is None
+    assert not collapsed.rule_evaluations.filter(rule__metric="distinct_2").exists()
+    assert not Alert.objects.exists() and not Notification.objects.exists()
+
+    monkeypatch.setattr(alerting, "apply", real_apply)
+    assert evaluate(collapsed) == ["distinct_2:fired"]  # the retry judges what was left
+    assert evaluate(collapsed) == []
+    assert AlertEvent.objects.count() == 1 and Notification.objects.count() == 1
+    collapsed.refresh_from_db()
+    assert collapsed.alerts_evaluated_at is not None
+    assert collapsed.rule_evaluations.get(rule__metric="distinct_2").outcome == "breached"
+
+
+def test_an_older_run_judged_late_does_not_move_the_alert_back(endpoint):
+    endpoint.baseline_run = scored_run(endpoint, seed=1, vocabulary=3000)
+    endpoint.save()
+    collapsed = scored_run(endpoint, seed=2, vocabulary=120)
+    recovered = scored_run(endpoint, seed=3, vocabulary=3000)
+    assert evaluate(recovered) == []
+    assert evaluate(collapsed) == []  # its message was lost and recovered after the next run's
+    assert not Alert.objects.exists()
+    verdict = collapsed.rule_evaluations.get(rule__metric="distinct_2")
+    assert verdict.outcome == "superseded" and "vs baseline" in verdict.summary

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from monitor.models import MetricPoint, Run, RunStatus
-from monitor.services import scoring
+from monitor.services import baselines, scoring
 from tests.factories import english_texts, make_endpoint, make_finished_run, make_prompt_set
 
 pytestmark = pytest.mark.django_db
@@ -61,12 +61,12 @@ def test_the_baseline_is_pinned_or_a_window_of_good_runs_back(endpoint):
     ]
     endpoint.baseline_window = 2
     endpoint.save()
-    assert scoring.baseline_for(runs[0]) is None
-    assert scoring.baseline_for(runs[1]) == runs[0]
-    assert scoring.baseline_for(runs[3]) == runs[1]
+    assert baselines.baseline_for(runs[0]) is None
+    assert baselines.baseline_for(runs[1]) == runs[0]
+    assert baselines.baseline_for(runs[3]) == runs[1]
     endpoint.baseline_run = runs[0]
     endpoint.save()
-    assert scoring.baseline_for(Run.objects.get(pk=runs[3].pk)) == runs[0]
+    assert baselines.baseline_for(Run.objects.get(pk=runs[3].pk)) == runs[0]
 
 
 def test_embeddings_are_computed_once_and_stored(settings):
@@ -97,9 +97,9 @@ def test_a_new_version_is_compared_with_its_baseline_endpoint(endpoint):
         baseline_endpoint=endpoint,
     )
     first = scoring.score_run(make_finished_run(new_endpoint, english_texts(2, 300, 18, 3)).pk)
-    assert scoring.baseline_for(first) == old_version
+    assert baselines.baseline_for(first) == old_version
     # The blandness index of the new version is measured from the old version's first run,
     # so a blander version reads above 0 from its very first run.
-    assert scoring.blandness_reference(first) == old_version
+    assert baselines.blandness_reference(first) == old_version
     assert first.report["metrics"]["blandness_index"]["value"] > 0
     assert old_version.report["metrics"]["blandness_index"]["value"] == 0

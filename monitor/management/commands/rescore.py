@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
-from monitor.models import Run
+from monitor.models import SCORABLE_RUN_STATUSES, Run
 from monitor.services import scoring
 
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--endpoint", help="Only this endpoint (by name).")
 
     def handle(self, *args, **options) -> None:
-        runs = Run.objects.filter(status__in=scoring.SCORABLE_STATUSES).order_by("created_at")
+        runs = Run.objects.filter(status__in=SCORABLE_RUN_STATUSES).order_by("created_at")
         if options["since"]:
             runs = runs.filter(created_at__gte=parse_since(options["since"]))
         if options["endpoint"]:
@@ -39,7 +39,7 @@ class Command(BaseCommand):
         # Oldest first: a run's blandness index is measured from an earlier reference run.
         for run_id in tqdm(run_ids, desc="rescoring", unit="run", file=self.stderr):
             try:
-                scoring.score_run(run_id)
+                scoring.score_run(run_id, again=True)
             except scoring.RunNotScorableError as exc:
                 failures += 1
                 self.stderr.write(f"run {run_id}: {exc}")
