@@ -125,17 +125,17 @@ class WorkerProcesses:
             **extra,
         }
 
-    def start(self, *args: str, **env: str) -> subprocess.Popen:
+    def start(self, *args: str, app: str = "monitor", **env: str) -> subprocess.Popen:
         index = len(self.processes)
         log = (self.log_dir / f"celery-{index}.log").open("w")
-        command = [sys.executable, "-m", "celery", "-A", "monitor", *args]
+        command = [sys.executable, "-m", "celery", "-A", app, *args]
         process = subprocess.Popen(
             command, cwd=REPO, env=self.env(**env), stdout=log, stderr=subprocess.STDOUT
         )
         self.processes.append(process)
         return process
 
-    def worker(self, **env: str) -> subprocess.Popen:
+    def worker(self, app: str = "monitor", **env: str) -> subprocess.Popen:
         # The solo pool runs tasks in the worker's own process, so killing it kills the task.
         return self.start(
             "worker",
@@ -144,6 +144,7 @@ class WorkerProcesses:
             "--without-gossip",
             "--without-mingle",
             "--loglevel=INFO",
+            app=app,
             **env,
         )
 
@@ -151,6 +152,10 @@ class WorkerProcesses:
         return self.start(
             "beat", "--loglevel=INFO", f"--schedule={self.log_dir / 'beat-schedule'}", **env
         )
+
+    def logged(self, text: str) -> bool:
+        """Whether any worker or beat has written ``text`` to its log so far."""
+        return any(text in path.read_text() for path in self.log_dir.glob("celery-*.log"))
 
     def logs(self) -> str:
         return "\n".join(

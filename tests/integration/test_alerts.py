@@ -1,13 +1,10 @@
 """Scoring and alerting on real Celery workers: email over real SMTP, webhooks with retries."""
 
-import email
-import email.policy
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from monitor import tasks
 from monitor.fake_llm import fake_reply
@@ -36,29 +33,6 @@ FAST = {
 
 def collapsed_reply(prompt, rng) -> str:
     return "I am not able to help with that. " * rng.randint(2, 3)
-
-
-class MailSink:
-    """An SMTP server on 127.0.0.1 that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-        )
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(unused_port):
-    sink = MailSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=unused_port)
-    controller.start()
-    sink.url = f"smtp://127.0.0.1:{unused_port}"
-    yield sink
-    controller.stop()
 
 
 def test_a_collapse_fires_one_alert_one_email_and_recovery_one_resolve(

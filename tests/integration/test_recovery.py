@@ -1,0 +1,163 @@
+"""Verdicts are never lost: on real workers and a real broker, a worker killed mid-evaluation,
+a broker outage as a run finishes, and a version that finishes before its baseline each end
+with the run scored and judged, and an alert that fires exactly once."""
+
+from urllib.parse import urlsplit
+
+import pytest
+
+import evaluators
+from monitor import tasks
+from monitor.fake_llm import FakeBehaviour, FakeLLMServer
+from monitor.models import (
+    Alert,
+    AlertEvent,
+    AlertRule,
+    AlertState,
+    Channel,
+    MetricPoint,
+    RuleKind,
+    RunStage,
+)
+from monitor.services import sampling, scoring
+from tests.conftest import REQUIRE_SERVICES, run_through_pipeline, wait_for, wait_until_alerted
+from tests.factories import make_endpoint, make_prompt_set
+from tests.integration.outage import TcpProxy
+
+pytestmark = [pytest.mark.integration]
+
+FAST = {
+    "TAILWATCH_BACKOFF_BASE_SECONDS": "0.01",
+    "TAILWATCH_EMBEDDINGS": "0",
+    # A lost stage is queued again by the next dispatcher tick after a second.
+    "TAILWATCH_STAGE_GRACE_SECONDS": "1",
+}
+
+
+def collapsed_reply(prompt, rng) -> str:
+    return "I am not able to help with that. " * rng.randint(2, 3)
+
+
+@pytest.fixture
+def endpoint(fake_llm):
+    """A paused endpoint (the dispatcher starts no run of it) with one drop rule."""
+    endpoint = make_endpoint(
+        fake_llm.url,
+        prompt_set=make_prompt_set(open_prompts=20, probes=0),
+        samples_per_prompt=3,
+        enabled=False,
+    )
+    AlertRule.objects.filter(endpoint=endpoint).delete()
+    AlertRule.objects.create(endpoint=endpoint, kind=RuleKind.DROP, metric="distinct_2")
+    return endpoint
+
+
+def fired_events(endpoint) -> list[AlertEvent]:
+    return list(AlertEvent.objects.filter(alert__endpoint=endpoint, kind="fired"))
+
+
+def test_a_worker_killed_while_judging_still_fires_the_alert_once(
+    celery_processes, fake_llm, endpoint, smtp
+):
+    Channel.objects.create(name="ml-ops", kind="email", target="ml-ops@example.org")
+    dying_app = "tests.integration.dying_worker"
+    dying = celery_processes.worker(app=dying_app, EMAIL_URL=smtp.url, **FAST)
+    run_through_pipeline(endpoint)  # the baseline: nothing breached, nothing killed
+
+    fake_llm.behaviour.reply = collapsed_reply
+    collapsed = sampling.start_run(endpoint)
+    wait_for(lambda: dying.poll() is not None, timeout=120)  # killed as it judged the breach
+    collapsed.refresh_from_db()
+    assert collapsed.scored_at and collapsed.alerts_evaluated_at is None
+    assert not Alert.objects.exists() and not collapsed.rule_evaluations.exists()
+
+    celery_processes.worker(EMAIL_URL=smtp.url, **FAST)
+    tasks.dispatch_due_runs.delay()  # a beat tick: finds the stalled evaluation
+    wait_until_alerted(collapsed, timeout=120)
+
+    assert [event.run_id for event in fired_events(endpoint)] == [collapsed.pk]
+    assert Alert.objects.get().state == AlertState.FIRING
+    assert collapsed.rule_evaluations.get().outcome == "breached"
+    assert len(smtp.messages) == 1 and smtp.messages[0]["Subject"].endswith("is firing")
+    collapsed.refresh_from_db()
+    assert collapsed.stage == RunStage.EVALUATED and collapsed.stage_requeues == 1
+
+
+def test_a_run_that_finishes_while_the_broker_is_down_is_judged_when_it_returns(
+    celery_processes, fake_llm, endpoint, settings
+):
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        message = "needs Redis: set REDIS_URL (the outage is cut between a worker and Redis)"
+        if REQUIRE_SERVICES:
+            pytest.fail(message)
+        pytest.skip(message)
+    broker = urlsplit(settings.CELERY_BROKER_URL)
+    proxy = TcpProxy((broker.hostname, broker.port or 6379)).start()
+    via_proxy = broker._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
+    celery_processes.worker(CELERY_BROKER_URL=via_proxy, **FAST)
+    fake_llm.behaviour.latency = 0.15  # 60 requests, 3 at a time: about 3 s of sampling
+
+    run = sampling.start_run(endpoint)
+    wait_for(lambda: run.refresh_from_db() or run.status == "running", timeout=60)
+    proxy.cut()
+    try:
+        # The run finishes with no broker to hand its scoring to: publishing fails, retries
+        # included, and the sampling task fails with it.
+        wait_for(lambda: celery_processes.logged("OperationalError"), timeout=60)
+        run.refresh_from_db()
+        assert run.status == "succeeded" and run.scored_at is None
+    finally:
+        proxy.restore()
+
+    tasks.dispatch_due_runs.delay()  # the worker takes it once it has reconnected
+    wait_until_alerted(run, timeout=120)
+    assert run.scored_at and run.stage == RunStage.EVALUATED and run.stage_requeues >= 1
+    assert MetricPoint.objects.filter(run=run, metric="distinct_2").exists()
+    proxy.cut()
+
+
+def test_a_version_that_finishes_before_its_baseline_waits_then_fires_once(
+    celery_processes, endpoint, smtp
+):
+    Channel.objects.create(name="ml-ops", kind="email", target="ml-ops@example.org")
+    old = endpoint
+    with FakeLLMServer(FakeBehaviour(seed=3, reply=collapsed_reply)) as collapsed_model:
+        # Registered together: the new version names the old one as its baseline endpoint.
+        new = make_endpoint(
+            collapsed_model.url,
+            name="model-a-v2",
+            version_label="v2",
+            prompt_set=old.prompt_set,
+            samples_per_prompt=3,
+            baseline_endpoint=old,
+            enabled=False,
+        )
+        AlertRule.objects.filter(endpoint=new).exclude(kind=RuleKind.DOWN).delete()
+        AlertRule.objects.create(endpoint=new, kind=RuleKind.DROP, metric="distinct_2")
+        celery_processes.worker(EMAIL_URL=smtp.url, **FAST)
+
+        candidate = sampling.start_run(new)
+
+        def waiting():
+            """the new version was scored and judged by every rule that needs no baseline"""
+            candidate.refresh_from_db()
+            return candidate.awaits_baseline and candidate.rule_evaluations.exists()
+
+        wait_for(waiting, timeout=120)
+        assert candidate.stage == RunStage.WAITING_FOR_BASELINE
+        assert not MetricPoint.objects.filter(run=candidate, metric="blandness_index").exists()
+        assert not Alert.objects.exists()
+
+        baseline = run_through_pipeline(old)
+        wait_until_alerted(candidate, timeout=120)
+
+    assert [event.run_id for event in fired_events(new)] == [candidate.pk]
+    assert not Alert.objects.filter(endpoint=old).exists()
+    assert len(smtp.messages) == 1
+    expected = evaluators.score(
+        scoring.run_batch(candidate),
+        baseline=evaluators.Report.from_dict(baseline.report),
+        embed=False,
+    ).metrics["blandness_index"]
+    stored = MetricPoint.objects.get(run=candidate, metric="blandness_index")
+    assert stored.value == pytest.approx(expected.value) and stored.value > 0
