@@ -1,6 +1,9 @@
 """The compare page: two versions of a family, picked in the form, as a shareable URL."""
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
 from tests.browser.helpers import painted_pixels
@@ -25,17 +28,18 @@ def test_comparing_two_versions_shows_deltas_significance_tail_loss_and_outputs(
         run_b.report["metrics"]["distinct_2"]["value"]
         - run_a.report["metrics"]["distinct_2"]["value"]
     )
-    assert distinct.locator(".delta").inner_text().startswith(f"{delta:+.3g}".replace("-", "−"))
+    sign_and_delta = re.escape(f"{delta:+.3g}".replace("-", "−"))
+    expect(distinct.locator(".delta")).to_have_text(re.compile(f"^{sign_and_delta}"))
     assert "worse" in distinct.get_attribute("class")
     # The permutation test arrives after the page: a star for a significant change.
     distinct.locator(".test .significant").wait_for()
-    assert distinct.locator(".test").inner_text().startswith("★ p = ")
+    expect(distinct.locator(".test")).to_have_text(re.compile("^★ p = "))
 
     losses = page.locator("table.tail-loss tbody tr")
     assert losses.count() >= 3
     rarest_town = min(PROBES, key=lambda probe: probe[2])[0]
-    assert rarest_town in losses.first.inner_text()  # the rarest fact forgotten comes first
-    assert "France" in losses.first.inner_text()
+    expect(losses.first).to_contain_text(rarest_town)  # the rarest fact forgotten comes first
+    expect(losses.first).to_contain_text("France")
 
     side_by_side = page.locator("details.prompt").first.locator(".side-by-side")
     assert side_by_side.locator("pre").count() >= 2
@@ -46,15 +50,15 @@ def test_comparing_two_versions_shows_deltas_significance_tail_loss_and_outputs(
 
     # Shared: the same address shows the same comparison, its test now served from the cache.
     page.goto(shared_url)
-    assert page.locator("tr[data-metric=distinct_2] .test .significant").is_visible()
+    expect(page.locator("tr[data-metric=distinct_2] .test .significant")).to_be_visible()
     assert page.locator("table[data-tests-url]").count() == 0
 
 
 def test_two_runs_compare_by_id_and_bad_choices_say_why(page, scenario):
     a, b = scenario.collapsed_runs[0], scenario.collapsed_runs[-1]
     page.goto(f"/compare/?by=run&a={a.pk}&b={b.pk}")
-    assert f"run #{a.pk}" in page.locator("#compare-title").inner_text()
+    expect(page.locator("#compare-title")).to_contain_text(f"run #{a.pk}")
     page.locator("tr[data-metric=distinct_2] .test .significant").wait_for()
 
     page.goto("/compare/?by=run&a=999999&b=1")
-    assert page.get_by_role("alert").inner_text() == "No run #999999."
+    expect(page.get_by_role("alert")).to_have_text("No run #999999.")

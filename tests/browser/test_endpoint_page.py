@@ -1,6 +1,7 @@
 """The endpoint page: a drawn chart per metric, the range picker, runs and their actions."""
 
 import pytest
+from playwright.sync_api import expect
 
 from monitor.models import Endpoint, Run
 from tests.browser.conftest import screenshot
@@ -16,7 +17,7 @@ def test_each_metric_has_a_drawn_chart_and_the_range_picker_narrows_it(page, sce
     distinct = charts.filter(has_text="Distinct-2")
     distinct.locator("canvas").wait_for()
     assert painted_pixels(distinct) > 500
-    assert "baseline" in distinct.locator("figcaption").inner_text()
+    expect(distinct.locator("figcaption")).to_contain_text("baseline")
     assert page.locator("figure.chart[data-drawn=true]").count() == charts.count()
     screenshot(page, "endpoint")
 
@@ -31,12 +32,12 @@ def test_pinning_a_run_as_the_baseline_and_queueing_a_run(page, scenario):
     page.goto(scenario.healthy.get_absolute_url())
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=f"#{first.pk}"))
     row.get_by_role("button", name="Pin as baseline").click()
-    assert page.get_by_text(f"Run {first.pk} is now the baseline").is_visible()
+    expect(page.get_by_text(f"Run {first.pk} is now the baseline")).to_be_visible()
     assert Endpoint.objects.get(pk=scenario.healthy.pk).baseline_run_id == first.pk
-    assert "pinned: run" in page.locator(".facts").inner_text()
+    expect(page.locator(".facts")).to_contain_text("pinned: run")
 
     page.get_by_role("button", name="Run now").click()
     queued = Run.objects.filter(endpoint=scenario.healthy).latest("pk")
-    assert page.get_by_text(f"Run {queued.pk} queued.").is_visible()
+    expect(page.get_by_text(f"Run {queued.pk} queued.")).to_be_visible()
     status = page.get_by_role("row").filter(has=page.get_by_role("link", name=f"#{queued.pk}"))
-    assert status.locator(".progress-figure").inner_text() == f"0/{queued.samples_expected}"
+    expect(status.locator(".progress-figure")).to_have_text(f"0/{queued.samples_expected}")

@@ -1,6 +1,9 @@
 """The overview in a real browser: logging in, the empty state, and a family at a glance."""
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, screenshot
 
@@ -15,29 +18,30 @@ def test_logging_in_through_the_form_opens_an_empty_overview_that_says_what_to_d
     tab.get_by_label("Password").fill("a-long-test-password")
     tab.get_by_role("button", name="Log in").click()
     tab.wait_for_url("**/")
-    assert tab.get_by_role("heading", name="Overview").is_visible()
-    assert "No endpoints yet" in tab.locator(".empty").inner_text()
-    assert tab.get_by_role("link", name="Add an endpoint").is_visible()
+    expect(tab.get_by_role("heading", name="Overview")).to_be_visible()
+    expect(tab.locator(".empty")).to_contain_text("No endpoints yet")
+    expect(tab.get_by_role("link", name="Add an endpoint")).to_be_visible()
 
 
 def test_the_overview_shows_each_endpoints_warning_signs_with_open_alerts_on_top(page, scenario):
     page.goto("/")
     alerts = page.locator(".open-alerts")
-    assert "support-v2" in alerts.inner_text() and "distinct_2" in alerts.inner_text()
+    expect(alerts).to_contain_text("support-v2")
+    expect(alerts).to_contain_text("distinct_2")
     assert alerts.bounding_box()["y"] < page.locator("table.overview").bounding_box()["y"]
 
     healthy = page.get_by_role("row").filter(has_text="support-v1")
     collapsed = page.get_by_role("row").filter(has_text="support-v2")
     latest = scenario.collapsed_runs[-1].report["metrics"]["distinct_2"]["value"]
     cell = collapsed.locator("td[data-metric=distinct_2]")
-    assert cell.locator(".value").inner_text() == f"{latest:.3g}"
+    expect(cell.locator(".value")).to_have_text(f"{latest:.3g}")
     assert "state-firing" in cell.get_attribute("class")
-    assert cell.locator(".trend.worse").inner_text().startswith("↓")
+    expect(cell.locator(".trend.worse")).to_have_text(re.compile("^↓"))
     assert cell.locator("svg.sparkline polyline").count() == 1
     assert "state-firing" not in healthy.locator("td[data-metric=distinct_2]").get_attribute(
         "class"
     )
-    assert healthy.get_by_text("Succeeded").is_visible()
+    expect(healthy.get_by_text("Succeeded")).to_be_visible()
     screenshot(page, "overview")
 
 
@@ -56,5 +60,5 @@ def test_every_page_fits_a_phone(open_tab, scenario):
         # Wide tables scroll inside their box; the page itself never scrolls sideways.
         assert tab.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], name
     tab.goto("/")
-    assert tab.get_by_role("heading", name="support-bot").is_visible()
+    expect(tab.get_by_role("heading", name="support-bot")).to_be_visible()
     screenshot(tab, "overview-phone")

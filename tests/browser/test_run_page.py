@@ -1,6 +1,7 @@
 """The run page: metrics with CIs, the per-prompt breakdown, wrong probes by popularity."""
 
 import pytest
+from playwright.sync_api import expect
 
 from monitor.models import Endpoint
 from tests.browser.conftest import screenshot
@@ -13,17 +14,19 @@ def test_the_run_page_shows_metrics_breakdown_and_the_probes_it_got_wrong(page, 
     run = scenario.collapsed_runs[-1]
     page.goto(run.get_absolute_url())
     accuracy = page.locator("table.metrics tr[data-metric=rare_entity_accuracy]")
-    assert (
-        accuracy.locator(".value").inner_text()
-        == f"{run.report['metrics']['rare_entity_accuracy']['value']:.4g}"
-    )
+    expected = f"{run.report['metrics']['rare_entity_accuracy']['value']:.4g}"
+    expect(accuracy.locator(".value")).to_have_text(expected)
+    expect(page.locator("[data-stage]")).to_contain_text("Evaluated against")
+    breached = page.locator("table.rule-evaluations tr[data-outcome=breached]")
+    expect(breached.filter(has_text="distinct_2")).to_be_visible()
 
     page.get_by_role("heading", name="Per prompt").click()
-    assert page.locator("table.breakdown").get_by_text("probe-tromso").is_visible()
+    expect(page.locator("table.breakdown").get_by_text("probe-tromso")).to_be_visible()
 
     wrong = page.locator("table.wrong-probes").first
-    assert "Tromso" in wrong.inner_text() and "France" in wrong.inner_text()
-    assert page.get_by_role("heading", name="Tail (rarest third)").is_visible()
+    expect(wrong).to_contain_text("Tromso")
+    expect(wrong).to_contain_text("France")
+    expect(page.get_by_role("heading", name="Tail (rarest third)")).to_be_visible()
     # Arequipa (a million people) is still known: it is no wrong probe.
     assert "Arequipa" not in page.locator("table.wrong-probes").all_inner_texts()[0]
     screenshot(page, "run")
@@ -37,9 +40,9 @@ def test_a_failed_run_shows_its_errors(page, scenario, unused_port):
     scenario.healthy.refresh_from_db()
     run = sample_now(scenario.healthy)
     page.goto(run.get_absolute_url())
-    assert page.get_by_text("Failed", exact=True).first.is_visible()
-    assert "endpoint unreachable" in page.locator(".facts").inner_text()
+    expect(page.get_by_text("Failed", exact=True).first).to_be_visible()
+    expect(page.locator(".facts")).to_contain_text("endpoint unreachable")
     errors = page.locator("details.prompt .error-text")
     assert errors.count() == run.samples_failed
     assert "refused" in errors.first.text_content().lower()
-    assert "the run failed" in page.locator(".empty").first.inner_text()
+    expect(page.locator(".empty").first).to_contain_text("the run failed")

@@ -1,6 +1,7 @@
 """Model outputs are untrusted: markup in them is shown as text and never runs."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.scenario import HOSTILE
 
@@ -12,7 +13,7 @@ def test_a_sample_with_script_and_onerror_is_shown_as_text_and_sets_nothing(page
     page.goto(run.get_absolute_url())
     page.get_by_text("Show me some HTML.").click()
     hostile = page.locator("pre.sample-text").filter(has_text="window.__pwned")
-    assert hostile.first.inner_text() == HOSTILE
+    expect(hostile.first).to_have_text(HOSTILE)
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert page.locator("main img").count() == 0
 

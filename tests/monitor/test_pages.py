@@ -264,3 +264,26 @@ def test_an_action_never_redirects_off_site(user_client, family):
         reverse("alert-acknowledge", args=[alert.pk]), {"next": "https://evil.example/"}
     )
     assert response["Location"] == alert.get_absolute_url()
+
+
+def test_the_run_page_says_which_stage_the_run_is_in(user_client, settings):
+    from monitor.services import alerting, scoring
+    from tests.factories import english_texts, make_finished_run
+
+    settings.TAILWATCH_EMBEDDINGS = False
+    old = make_endpoint("http://127.0.0.1:9/v1", name="v1", prompt_set=make_prompt_set(6, 0))
+    new = make_endpoint(old.base_url, name="v2", prompt_set=old.prompt_set, baseline_endpoint=old)
+    run = make_finished_run(new, english_texts(1, 2000, 6, 2))
+    assert "Sampled: scoring next" in user_client.get(run.get_absolute_url()).content.decode()
+
+    scoring.score_run(run.pk)
+    alerting.evaluate_run(run.pk)
+    page = user_client.get(run.get_absolute_url()).content.decode()
+    assert "Waiting for the baseline: v1 has no scored run yet" in page
+    assert 'data-outcome="clear"' in page  # the endpoint-down rule needed no baseline
+
+    scoring.score_run(make_finished_run(old, english_texts(2, 2000, 6, 2)).pk)
+    scoring.score_run(run.pk)
+    alerting.evaluate_run(run.pk)
+    page = user_client.get(run.get_absolute_url()).content.decode()
+    assert "Evaluated against 6 alert rules" in page
