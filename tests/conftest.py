@@ -29,9 +29,28 @@ def require_service(name: str, available: bool) -> None:
     pytest.skip(message)
 
 
+# When the running test must be done (pytest-timeout's limit, less time to print worker logs):
+# no wait goes past it, so a slow test fails with its logs instead of being killed.
+_test_deadline: float | None = None
+DEADLINE_MARGIN_SECONDS = 20.0
+
+
+@pytest.fixture(autouse=True)
+def test_deadline(request) -> Iterator[None]:
+    global _test_deadline
+    marker = request.node.get_closest_marker("timeout")
+    limit = float(marker.args[0] if marker else request.config.getini("timeout") or 0)
+    _test_deadline = time.monotonic() + limit - DEADLINE_MARGIN_SECONDS if limit else None
+    yield
+    _test_deadline = None
+
+
 def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.2) -> object:
-    """Poll until ``predicate`` returns something truthy; fail the test after ``timeout``."""
+    """Poll until ``predicate`` returns something truthy; fail the test after ``timeout``, or
+    sooner if the test's own time limit comes first."""
     deadline = time.monotonic() + timeout
+    if _test_deadline is not None:
+        deadline = min(deadline, _test_deadline)
     while time.monotonic() < deadline:
         value = predicate()
         if value:
@@ -40,14 +59,14 @@ def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 
     pytest.fail(f"condition not met within {timeout}s: {getattr(predicate, '__doc__', '')}")
 
 
-def run_through_pipeline(endpoint, timeout: float = 90):
+def run_through_pipeline(endpoint, timeout: float = 60):
     """Start a run of ``endpoint`` and wait while workers sample, score and alert on it."""
     from monitor.services import sampling
 
     return wait_until_alerted(sampling.start_run(endpoint), timeout)
 
 
-def wait_until_alerted(run, timeout: float = 90):
+def wait_until_alerted(run, timeout: float = 60):
     """Wait for what a user sees at the end of the pipeline: every alert rule has judged the run
     (the alert changes commit with that), and each notification it caused was sent or failed."""
     from monitor.models import Notification, NotificationStatus

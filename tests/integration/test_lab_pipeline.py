@@ -46,13 +46,13 @@ def test_a_later_pure_generation_fires_a_drop_from_baseline_alert(live_server, c
     celery_processes.worker(**WORKER_ENV)
 
     early = lab_endpoint(live_server, prompt_set, 0)
-    baseline = run_through_pipeline(early, timeout=240)
+    baseline = run_through_pipeline(early, timeout=120)
     assert baseline.status == "succeeded" and baseline.scored_at, baseline.error_summary
 
     late = lab_endpoint(live_server, prompt_set, 8)
     late.baseline_run = baseline  # the version comparison: g8 against g0
     late.save()
-    run = run_through_pipeline(late, timeout=240)
+    run = run_through_pipeline(late, timeout=120)
 
     assert run.scored_at, run.score_error
     metrics = run.report["metrics"]

@@ -66,14 +66,14 @@ def test_a_worker_killed_while_judging_still_fires_the_alert_once(
 
     fake_llm.behaviour.reply = collapsed_reply
     collapsed = sampling.start_run(endpoint)
-    wait_for(lambda: dying.poll() is not None, timeout=120)  # killed as it judged the breach
+    wait_for(lambda: dying.poll() is not None, timeout=60)  # killed as it judged the breach
     collapsed.refresh_from_db()
     assert collapsed.scored_at and collapsed.alerts_evaluated_at is None
     assert not Alert.objects.exists() and not collapsed.rule_evaluations.exists()
 
     celery_processes.worker(EMAIL_URL=smtp.url, **FAST)
     tasks.dispatch_due_runs.delay()  # a beat tick: finds the stalled evaluation
-    wait_until_alerted(collapsed, timeout=120)
+    wait_until_alerted(collapsed, timeout=60)
 
     assert [event.run_id for event in fired_events(endpoint)] == [collapsed.pk]
     assert Alert.objects.get().state == AlertState.FIRING
@@ -110,7 +110,7 @@ def test_a_run_that_finishes_while_the_broker_is_down_is_judged_when_it_returns(
         proxy.restore()
 
     tasks.dispatch_due_runs.delay()  # the worker takes it once it has reconnected
-    wait_until_alerted(run, timeout=120)
+    wait_until_alerted(run, timeout=60)
     assert run.scored_at and run.stage == RunStage.EVALUATED and run.stage_requeues >= 1
     assert MetricPoint.objects.filter(run=run, metric="distinct_2").exists()
     proxy.cut()
@@ -143,13 +143,13 @@ def test_a_version_that_finishes_before_its_baseline_waits_then_fires_once(
             candidate.refresh_from_db()
             return candidate.awaits_baseline and candidate.rule_evaluations.exists()
 
-        wait_for(waiting, timeout=120)
+        wait_for(waiting, timeout=60)
         assert candidate.stage == RunStage.WAITING_FOR_BASELINE
         assert not MetricPoint.objects.filter(run=candidate, metric="blandness_index").exists()
         assert not Alert.objects.exists()
 
         baseline = run_through_pipeline(old)
-        wait_until_alerted(candidate, timeout=120)
+        wait_until_alerted(candidate, timeout=60)
 
     assert [event.run_id for event in fired_events(new)] == [candidate.pk]
     assert not Alert.objects.filter(endpoint=old).exists()
