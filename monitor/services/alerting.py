@@ -39,6 +39,7 @@ from monitor.models import (
     metric_higher_is_worse,
 )
 from monitor.services import baselines, scoring
+from monitor.services.comparison import compare_runs
 
 log = logging.getLogger(__name__)
 
@@ -92,16 +93,8 @@ class RunContext:
         )
         if not metrics:
             return {}
-        baseline_batch = scoring.run_batch(self.baseline)
-        candidate_batch = scoring.run_batch(self.run)
-        # Both runs were scored with the same settings, so both have embeddings or neither.
-        return evaluators.compare(
-            baseline_batch,
-            candidate_batch,
-            metrics,
-            n_permutations=PERMUTATIONS,
-            seed=self.run.pk,
-            embed=baseline_batch.embeddings is not None and candidate_batch.embeddings is not None,
+        return compare_runs(
+            self.baseline, self.run, metrics, n_permutations=PERMUTATIONS, seed=self.run.pk
         )
 
     def recent_values(self, metric: str, count: int) -> list[float]:

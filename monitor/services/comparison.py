@@ -1,6 +1,8 @@
-"""Compare runs: the two-sample test behind the compare page."""
+"""Compare runs: the two-sample test behind the drop rules and the compare page."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from django.core.cache import cache
 
@@ -16,6 +18,23 @@ PAGE_PERMUTATIONS = 500
 # A scored run's samples never change, so neither does a test between two of them; a day bounds
 # the cache after a re-score with other settings.
 CACHE_SECONDS = 24 * 3600
+
+
+def compare_runs(
+    baseline: Run, candidate: Run, metrics: Sequence[str], *, n_permutations: int, seed: int = 0
+) -> dict[str, evaluators.MetricComparison]:
+    """Does ``candidate`` differ from ``baseline``? A prompt-level permutation test per metric,
+    Holm-adjusted across ``metrics``. Both runs were scored with the same settings, so both have
+    stored embeddings or neither: they are reused and no model is loaded."""
+    baseline_batch, candidate_batch = scoring.run_batch(baseline), scoring.run_batch(candidate)
+    return evaluators.compare(
+        baseline_batch,
+        candidate_batch,
+        metrics,
+        n_permutations=n_permutations,
+        seed=seed,
+        embed=baseline_batch.embeddings is not None and candidate_batch.embeddings is not None,
+    )
 
 
 def tested_metrics(run_a: Run, run_b: Run) -> list[str]:
@@ -39,14 +58,8 @@ def significance(run_a: Run, run_b: Run) -> dict[str, dict]:
     result = cached_significance(run_a, run_b)
     if result is not None:
         return result
-    batch_a, batch_b = scoring.run_batch(run_a), scoring.run_batch(run_b)
-    embed = batch_a.embeddings is not None and batch_b.embeddings is not None
-    comparisons = evaluators.compare(
-        batch_a,
-        batch_b,
-        tested_metrics(run_a, run_b),
-        n_permutations=PAGE_PERMUTATIONS,
-        embed=embed,
+    comparisons = compare_runs(
+        run_a, run_b, tested_metrics(run_a, run_b), n_permutations=PAGE_PERMUTATIONS
     )
     result = {
         key: {"p_value": comparison.p_value, "significant": comparison.significant}
