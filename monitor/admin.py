@@ -15,7 +15,7 @@ from monitor.models import (
     Run,
     Sample,
 )
-from monitor.services import notify
+from monitor.notifications import delivery
 
 
 @admin.register(Endpoint)
@@ -151,7 +151,7 @@ class ChannelAdmin(admin.ModelAdmin):
     @admin.action(description="Send test notification")
     def send_test_notification(self, request, queryset) -> None:
         for channel in queryset:
-            notify.send_test(channel)
+            delivery.send_test(channel)
         self.message_user(
             request, f"Queued {queryset.count()} test notification(s).", messages.SUCCESS
         )

@@ -13,7 +13,8 @@ from django.conf import settings
 
 from monitor import queue
 from monitor.models import NotificationStatus
-from monitor.services import alerting, baselines, notify, recovery, sampling, scoring
+from monitor.notifications import delivery
+from monitor.services import alerting, baselines, recovery, sampling, scoring
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ def dispatch_due_runs() -> dict[str, list[int]]:
     started = sampling.dispatch_due_runs()
     requeued = sampling.requeue_stale_runs()
     stalled = recovery.requeue_stalled_runs()
-    notifications = notify.recover_stale()
+    notifications = delivery.recover_stale()
     return {
         "started": [run.pk for run in started],
         "requeued": [run.pk for run in requeued],
@@ -65,7 +66,7 @@ def evaluate_alerts(run_id: int) -> list[str]:
 
 @shared_task(name="monitor.tasks.send_notification", bind=True, acks_late=True, max_retries=None)
 def send_notification(self, notification_id: int) -> str:
-    notification = notify.send_notification(notification_id)
+    notification = delivery.send_notification(notification_id)
     if notification is None:
         return "already claimed"
     if notification.status == NotificationStatus.PENDING:

@@ -19,7 +19,6 @@ from django.utils import timezone
 
 import evaluators
 from evaluators.trend import mann_kendall
-from monitor import queue
 from monitor.models import (
     NOTIFYING_EVENTS,
     OPEN_ALERT_STATES,
@@ -29,7 +28,6 @@ from monitor.models import (
     AlertState,
     EventKind,
     MetricPoint,
-    Notification,
     Outcome,
     RuleEvaluation,
     RuleKind,
@@ -38,6 +36,7 @@ from monitor.models import (
     RunStatus,
     metric_higher_is_worse,
 )
+from monitor.notifications import delivery
 from monitor.services import baselines, scoring
 from monitor.services.comparison import compare_runs
 
@@ -340,20 +339,9 @@ def _record(
         alert=alert, kind=kind, run=run, value=value, message=message, created_at=now
     )
     if kind in NOTIFYING_EVENTS and not alert.is_silenced(now):
-        queue_notifications(event)
+        delivery.queue_notifications(event)
     log.info("alert %s (%s): %s", alert.pk, alert, kind)
     return event
-
-
-def queue_notifications(event: AlertEvent) -> list[Notification]:
-    """Write one notification per channel of the rule, and send each after commit."""
-    notifications = [
-        Notification.objects.create(event=event, channel=channel)
-        for channel in event.alert.rule.notification_channels()
-    ]
-    for notification in notifications:
-        transaction.on_commit(lambda pk=notification.pk: queue.send_notification(pk))
-    return notifications
 
 
 def acknowledge(alert: Alert, user) -> AlertEvent:

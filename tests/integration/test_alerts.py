@@ -18,7 +18,7 @@ from monitor.models import (
     NotificationStatus,
     RuleKind,
 )
-from monitor.services import notify
+from monitor.notifications import delivery
 from tests.conftest import run_through_pipeline, wait_for
 from tests.factories import make_endpoint, make_prompt_set
 
@@ -110,7 +110,7 @@ def test_a_webhook_that_fails_twice_is_delivered_exactly_once(celery_processes, 
     channel = Channel.objects.create(name="slack", kind="webhook", target=url)
     celery_processes.worker(**FAST)
 
-    notification = notify.send_test(channel)
+    notification = delivery.send_test(channel)
 
     def sent():
         """the notification was delivered"""
@@ -124,7 +124,7 @@ def test_a_webhook_that_fails_twice_is_delivered_exactly_once(celery_processes, 
     # A duplicated task for the same notification finds it claimed and sends nothing.
     tasks.send_notification.delay(notification.pk)
     tasks.send_notification.delay(notification.pk)
-    probe = notify.send_test(channel)  # a later message proves the queue has moved past them
+    probe = delivery.send_test(channel)  # a later message proves the queue has moved past them
     wait_for(lambda: Notification.objects.get(pk=probe.pk).status == "sent", timeout=60)
     assert len(bodies) == 4
 

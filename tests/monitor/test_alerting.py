@@ -18,7 +18,8 @@ from monitor.models import (
     Run,
     RunStatus,
 )
-from monitor.services import alerting, notify, scoring
+from monitor.notifications import delivery
+from monitor.services import alerting, scoring
 from tests.factories import english_texts, make_endpoint, make_finished_run, make_prompt_set
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +54,7 @@ def deliver_all() -> None:
     for notification in Notification.objects.filter(status=NotificationStatus.PENDING).order_by(
         "pk"
     ):
-        notify.send_notification(notification.pk)
+        delivery.send_notification(notification.pk)
 
 
 def test_a_significant_drop_fires_one_alert_and_one_email(endpoint):
@@ -149,8 +150,8 @@ def test_a_duplicated_notification_task_sends_once(endpoint):
     evaluate(scored_run(endpoint, seed=1, vocabulary=3000))
     evaluate(scored_run(endpoint, seed=2, vocabulary=120))
     notification = Notification.objects.get()
-    assert notify.send_notification(notification.pk).status == NotificationStatus.SENT
-    assert notify.send_notification(notification.pk) is None
+    assert delivery.send_notification(notification.pk).status == NotificationStatus.SENT
+    assert delivery.send_notification(notification.pk) is None
     assert len(mail.outbox) == 1
 
 
@@ -174,28 +175,6 @@ def test_a_silenced_alert_changes_state_but_sends_nothing(endpoint):
     alerting.silence(Alert.objects.get(), timezone.now() + timedelta(hours=4))
     assert evaluate(scored_run(endpoint, seed=3, vocabulary=3000)) == ["distinct_2:resolved"]
     assert Notification.objects.count() == 1  # the firing one, from before the silence
-
-
-def test_stale_notifications_are_requeued_or_failed_never_sent_twice(endpoint):
-    channel = Channel.objects.get()
-    long_ago = timezone.now() - timedelta(hours=3)
-    lost = Notification.objects.create(channel=channel, is_test=True, created_at=long_ago)
-    fresh = Notification.objects.create(channel=channel, is_test=True)
-    dead_mid_send = Notification.objects.create(
-        channel=channel,
-        is_test=True,
-        status=NotificationStatus.SENDING,
-        attempts=1,
-        last_attempt_at=long_ago,
-    )
-
-    assert notify.recover_stale() == [lost]
-
-    dead_mid_send.refresh_from_db()
-    assert dead_mid_send.status == NotificationStatus.FAILED
-    assert "not sent again" in dead_mid_send.error
-    fresh.refresh_from_db()
-    assert fresh.status == NotificationStatus.PENDING
 
 
 def test_a_worker_that_dies_while_judging_leaves_nothing_half_written(endpoint, monkeypatch):

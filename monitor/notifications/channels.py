@@ -1,0 +1,84 @@
+"""Channels: one transport per kind of channel, each sending a ``Message`` its own way.
+
+Every transport implements ``Transport`` and says how a failure should be treated by the
+error it raises: ``TransientDeliveryError`` is worth another try, ``PermanentDeliveryError``
+would fail the same way again. A new kind of channel is one more class and its entry in
+``TRANSPORTS``.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from email.mime.image import MIMEImage
+from typing import Protocol
+
+import httpx
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+
+from monitor.models import Channel, ChannelKind
+from monitor.notifications.message import CHART_CID, Message
+
+
+class TransientDeliveryError(Exception):
+    """Worth another try later."""
+
+
+class PermanentDeliveryError(Exception):
+    """Will fail the same way again (bad address, 4xx): not retried."""
+
+
+class Transport(Protocol):
+    def send(self, channel: Channel, message: Message) -> None:
+        """Deliver ``message`` to ``channel``, or raise one of the delivery errors."""
+
+
+class EmailTransport:
+    """Mail with plain-text and HTML parts, the chart inline, to the channel's addresses."""
+
+    def send(self, channel: Channel, message: Message) -> None:
+        email = EmailMultiAlternatives(
+            subject=message.subject,
+            body=message.text,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=channel.email_addresses,
+        )
+        email.attach_alternative(message.html, "text/html")
+        if message.chart_png:
+            # Referenced as cid:series-chart from the HTML, so clients show it inline.
+            email.mixed_subtype = "related"
+            image = MIMEImage(message.chart_png, "png")
+            image.add_header("Content-ID", f"<{CHART_CID}>")
+            image.add_header("Content-Disposition", "inline", filename="chart.png")
+            email.attach(image)
+        try:
+            email.send()
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise PermanentDeliveryError(f"recipients refused: {exc.recipients}") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TransientDeliveryError(f"{type(exc).__name__}: {exc}") from exc
+
+
+class WebhookTransport:
+    """The message's payload as a JSON POST to the channel's URL."""
+
+    def send(self, channel: Channel, message: Message) -> None:
+        try:
+            response = httpx.post(
+                channel.target,
+                json=message.payload,
+                timeout=settings.TAILWATCH_WEBHOOK_TIMEOUT_SECONDS,
+                headers={"User-Agent": "Tailwatch"},
+            )
+        except httpx.HTTPError as exc:
+            raise TransientDeliveryError(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code == 429 or response.status_code >= 500:
+            raise TransientDeliveryError(f"HTTP {response.status_code}: {response.text[:200]}")
+        if response.status_code >= 400:
+            raise PermanentDeliveryError(f"HTTP {response.status_code}: {response.text[:200]}")
+
+
+TRANSPORTS: dict[str, Transport] = {
+    ChannelKind.EMAIL: EmailTransport(),
+    ChannelKind.WEBHOOK: WebhookTransport(),
+}
