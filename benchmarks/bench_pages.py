@@ -34,7 +34,6 @@ REPEATS = 15
 def setup_django(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitor.settings")
-    os.environ["TAILWATCH_DEMO_MODEL"] = "0"
     import django
     import psycopg2
     from django.conf import settings

@@ -1,8 +1,8 @@
 """A fake OpenAI-compatible model server: real HTTP, scripted faults.
 
-Used three ways: by the test suite (``FakeLLMServer`` on 127.0.0.1, a random port), by hand
-(``manage.py fake_llm --port 8100 --error-rate 0.2``), and as the demo endpoint that ``make up``
-seeds (the same ``respond`` function behind a Django view at ``/demo/v1/``).
+Used two ways: by the test suite (``FakeLLMServer`` on 127.0.0.1, a random port) and by hand
+(``manage.py fake_llm --port 8100 --error-rate 0.2``). The collapse lab's view at ``/lab/v1``
+answers in the same protocol through ``completion_response``.
 
 Faults come from two places: rates (latency, error rate, malformed rate), drawn per request, and a
 script of the next responses (``fail_next``, ``malformed_next``, ``hang_next``), for tests that
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-# Words for replies: common ones, and a tail of rare ones, so the demo's metrics have tails.
+# Words for replies: common ones, and a tail of rare ones, so the scored metrics have tails.
 COMMON_WORDS = (
     "the a of and to in is was it for on with as that by this be are from at or an which "
     "one have not but they had his her their we can more all also some time year people new "

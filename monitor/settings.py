@@ -52,7 +52,7 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-# `make up` serves on 127.0.0.1:TAILWATCH_PORT (8000); links and the demo endpoint point there.
+# `make up` serves on 127.0.0.1:TAILWATCH_PORT (8000); links and the lab endpoints point there.
 SITE_URL = os.environ.get(
     "SITE_URL", f"http://127.0.0.1:{os.environ.get('TAILWATCH_PORT', '8000')}"
 ).rstrip("/")
@@ -240,8 +240,6 @@ TAILWATCH_POINT_RETENTION_DAYS = env_int("TAILWATCH_POINT_RETENTION_DAYS", 0)
 # Tries per request (the first and its retries), and the first backoff step, doubled each retry.
 TAILWATCH_REQUEST_ATTEMPTS = env_int("TAILWATCH_REQUEST_ATTEMPTS", 4)
 TAILWATCH_BACKOFF_BASE_SECONDS = float(os.environ.get("TAILWATCH_BACKOFF_BASE_SECONDS", "0.5"))
-# Serve the built-in demo model at /demo/v1/ (the endpoint `make up` seeds).
-TAILWATCH_DEMO_MODEL = env_bool("TAILWATCH_DEMO_MODEL", True)
 # Key that encrypts stored API keys; derived from SECRET_KEY unless given.
 TAILWATCH_ENCRYPTION_KEY = os.environ.get("TAILWATCH_ENCRYPTION_KEY", "")
 

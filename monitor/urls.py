@@ -2,8 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from monitor.lab import views as lab_views
-from monitor.views import alerts, compare, demo, health, pages
+from monitor.views import alerts, compare, health, lab, pages
 
 urlpatterns = [
     path("", pages.endpoint_list, name="endpoint-list"),
@@ -34,10 +33,8 @@ urlpatterns = [
     path("alerts/rules/<int:pk>/", alerts.rule_edit, name="rule-edit"),
     path("prompt-sets/", pages.promptset_list, name="promptset-list"),
     path("prompt-sets/<int:pk>/", pages.promptset_detail, name="promptset-detail"),
-    path("demo/v1/chat/completions", demo.completions, name="demo-chat"),
-    path("demo/v1/completions", demo.completions, name="demo-completions"),
-    path("lab/v1/chat/completions", lab_views.completions, name="lab-chat"),
-    path("lab/v1/completions", lab_views.completions, name="lab-completions"),
+    path("lab/v1/chat/completions", lab.completions, name="lab-chat"),
+    path("lab/v1/completions", lab.completions, name="lab-completions"),
     path("healthz", health.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -1,4 +1,5 @@
-"""Fixtures shared by the suite: the fake model server, real Celery workers, service checks."""
+"""Fixtures shared by the suite: the fake model server, a small collapse lab, real Celery workers,
+service checks."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
+from lab import CorpusSettings, Lab, LabConfig
 from monitor.fake_llm import FakeBehaviour, FakeLLMServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,6 +111,16 @@ def empty_cache() -> None:
 def fake_llm() -> Iterator[FakeLLMServer]:
     with FakeLLMServer(FakeBehaviour(seed=1)) as server:
         yield server
+
+
+# A third of the probed entities and fewer extra cities, so a generation trains in a fraction of
+# a second: for the lab's own tests and for the view and command that serve it.
+SMALL_LAB_CONFIG = LabConfig(seed=0, probe_stride=3, corpus=CorpusSettings(extra_cities=1500))
+
+
+@pytest.fixture(scope="session")
+def small_lab() -> Lab:
+    return Lab(SMALL_LAB_CONFIG)
 
 
 def database_url() -> str:

@@ -8,7 +8,7 @@ baseline, fires a drop-from-baseline alert on rare-entity accuracy.
 import pytest
 
 import evaluators
-from monitor.lab import Arm, model_id
+from lab import Arm, model_id
 from monitor.models import Alert, AlertState, Endpoint, PromptSet, RuleKind
 from monitor.services import prompts
 from tests.conftest import run_through_pipeline

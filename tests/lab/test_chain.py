@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from monitor.lab import Arm, Lab, model_id, parse_model_id
-from monitor.lab.ngram import NgramModel
-from tests.lab.conftest import SMALL_CONFIG
+from lab import Arm, Lab, model_id, parse_model_id
+from lab.ngram import NgramModel
+from tests.conftest import SMALL_LAB_CONFIG
 
 
 def _same_model(a: NgramModel, b: NgramModel) -> bool:
@@ -16,7 +16,7 @@ def _same_model(a: NgramModel, b: NgramModel) -> bool:
 
 
 def test_the_same_seed_trains_the_same_generations(small_lab):
-    again = Lab(SMALL_CONFIG)
+    again = Lab(SMALL_LAB_CONFIG)
     assert _same_model(small_lab.model(Arm.PURE, 2), again.model(Arm.PURE, 2))
     assert not _same_model(small_lab.model(Arm.PURE, 2), small_lab.model(Arm.ANCHORED, 2))
 
@@ -25,13 +25,13 @@ def test_each_generation_is_trained_on_as_many_sentences_as_the_original(small_l
     previous = small_lab.model(Arm.ANCHORED, 1)
     corpus = small_lab.training_corpus(Arm.ANCHORED, 2, previous)
     assert len(corpus) == len(small_lab.original)
-    anchors = corpus[-round(SMALL_CONFIG.anchor_share * len(corpus)) :]
+    anchors = corpus[-round(SMALL_LAB_CONFIG.anchor_share * len(corpus)) :]
     original = {tuple(sentence) for sentence in small_lab.original}
     assert all(tuple(sentence) in original for sentence in anchors)
 
 
 def test_trained_generations_are_read_back_from_disk(tmp_path, monkeypatch):
-    first = Lab(SMALL_CONFIG, tmp_path)
+    first = Lab(SMALL_LAB_CONFIG, tmp_path)
     trained = first.model(Arm.ANCHORED, 2)
     files = sorted(path.name for path in tmp_path.glob("*/*.npz"))
     assert files == ["anchored-g1.npz", "anchored-g2.npz", "pure-g0.npz"]
@@ -41,7 +41,7 @@ def test_trained_generations_are_read_back_from_disk(tmp_path, monkeypatch):
         raise AssertionError("a cached generation was trained again")
 
     monkeypatch.setattr(NgramModel, "train", no_training)
-    assert _same_model(Lab(SMALL_CONFIG, tmp_path).model(Arm.ANCHORED, 2), trained)
+    assert _same_model(Lab(SMALL_LAB_CONFIG, tmp_path).model(Arm.ANCHORED, 2), trained)
 
 
 @pytest.mark.parametrize(

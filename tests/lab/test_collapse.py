@@ -9,7 +9,7 @@ import dataclasses
 
 import pytest
 
-from monitor.lab import Arm, evaluate
+from lab import Arm, evaluate
 
 LAST = 5
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from monitor.lab.ngram import BOS, EOS, NgramModel
-from monitor.lab.text import Vocabulary, join_tokens, split_tokens
+from lab.ngram import BOS, EOS, NgramModel
+from lab.text import Vocabulary, join_tokens, split_tokens
 
 ORDER = 4
 SENTENCES = [

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from monitor.models import Endpoint, MetricPoint, PromptKind, Run, Sample
-from monitor.services.demo import DEFAULT_PROMPT_SET_NAME, DEMO_PROMPT_SET_NAME
+from monitor.services.seeding import DEFAULT_PROMPT_SET_NAME, LAB_PROMPT_SET_NAME
 from monitor.settings import email_settings_from_url
 from tests.conftest import REPO
 from tests.factories import english_texts, make_endpoint, make_finished_run
@@ -19,7 +19,7 @@ from tests.factories import english_texts, make_endpoint, make_finished_run
 pytestmark = pytest.mark.django_db
 
 
-def test_bootstrap_creates_a_login_and_the_demo_once(capsys, settings, tmp_path):
+def test_bootstrap_creates_a_login_and_the_lab_endpoints_once(capsys, settings, tmp_path):
     settings.VAR_DIR = tmp_path
     call_command("bootstrap")
     out = capsys.readouterr().out
@@ -37,14 +37,13 @@ def test_bootstrap_creates_a_login_and_the_demo_once(capsys, settings, tmp_path)
     first, later = lab[0], lab[1]
     assert first.next_run_at is None and first.baseline_endpoint is None
     assert later.baseline_endpoint == first and later.next_run_at is not None
-    demo = lab.first()
-    assert {e.prompt_set.name for e in lab} == {DEMO_PROMPT_SET_NAME}
+    assert {e.prompt_set.name for e in lab} == {LAB_PROMPT_SET_NAME}
     assert "Seeded the collapse lab: 10 endpoints" in out
-    default = demo.prompt_set.__class__.objects.get(name=DEFAULT_PROMPT_SET_NAME)
+    default = first.prompt_set.__class__.objects.get(name=DEFAULT_PROMPT_SET_NAME)
     kinds = default.latest_version.kind_counts()
     assert kinds[PromptKind.PROBE] >= 500 and kinds[PromptKind.OPEN] >= 100
     assert (
-        0 < demo.prompt_set.latest_version.prompts.count() < default.latest_version.prompts.count()
+        0 < first.prompt_set.latest_version.prompts.count() < default.latest_version.prompts.count()
     )
 
     call_command("bootstrap")

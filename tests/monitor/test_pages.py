@@ -131,18 +131,6 @@ def test_uploading_a_prompt_set_and_seeing_row_errors(user_client):
     assert prompt_set.versions.count() == 1
 
 
-def test_the_demo_model_answers_the_openai_protocol(client):
-    response = client.post(
-        "/demo/v1/chat/completions",
-        data='{"model": "demo", "messages": [{"role": "user", "content": "Tell me of rivers"}]}',
-        content_type="application/json",
-    )
-    body = response.json()
-    assert response.status_code == 200 and body["object"] == "chat.completion"
-    assert body["choices"][0]["message"]["content"]
-    assert client.post("/demo/v1/completions", data="nope", content_type="x").status_code == 400
-
-
 def test_healthz_reports_the_database(client):
     assert client.get("/healthz").json()["ok"] is True
 

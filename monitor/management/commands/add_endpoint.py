@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from monitor.forms import EndpointForm
 from monitor.models import PromptSet
-from monitor.services.demo import DEFAULT_PROMPT_SET_NAME, default_prompt_set
+from monitor.services.seeding import DEFAULT_PROMPT_SET_NAME, default_prompt_set
 
 
 class Command(BaseCommand):

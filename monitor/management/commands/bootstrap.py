@@ -1,4 +1,5 @@
-"""First-start setup for `make up`: a login for the local user and, on an empty database, a demo."""
+"""First-start setup for `make up`: a login for the local user and, on an empty database, the
+collapse lab's endpoints."""
 
 import secrets
 
@@ -6,13 +7,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from monitor.services.demo import seed_demo
+from monitor.services.seeding import seed_lab_endpoints
 
 ADMIN_USERNAME = "admin"
 
 
 class Command(BaseCommand):
-    help = "Create the local login (printed) and seed the collapse-lab demo on an empty database."
+    help = (
+        "Create the local login (printed) and, on an empty database, the collapse lab's endpoints."
+    )
 
     def handle(self, *args, **options) -> None:
         password_file = settings.VAR_DIR / "admin-password"
@@ -22,7 +25,7 @@ class Command(BaseCommand):
             users.create_superuser(ADMIN_USERNAME, "", password)
             password_file.write_text(password + "\n")
             password_file.chmod(0o600)
-        endpoints = seed_demo()
+        endpoints = seed_lab_endpoints()
         if endpoints:
             self.stdout.write(
                 f"Seeded the collapse lab: {len(endpoints)} endpoints, from "

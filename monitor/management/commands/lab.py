@@ -7,8 +7,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from monitor.lab import MAX_GENERATION, Arm, Lab, LabConfig, evaluate, table_rows
-from monitor.lab.registry import served_lab
+from lab import MAX_GENERATION, Arm, Lab, LabConfig, evaluate, table_rows
+from monitor.services.served_lab import served_lab
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ import functools
 
 from django.conf import settings
 
-from monitor.lab.chain import Lab, LabConfig
+from lab import Lab, LabConfig
 
 
 @functools.cache

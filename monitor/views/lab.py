@@ -1,7 +1,7 @@
 """The lab's generations as an OpenAI-compatible API at ``/lab/v1``.
 
 Model ids name the arm and generation: ``lab-pure-g3``, ``lab-anchored-g0``, … A generation
-not trained yet is trained on its first request (a few seconds; see ``monitor.lab.chain``).
+not trained yet is trained on its first request (a few seconds; see ``lab.chain``).
 A request's integer ``seed``, as in OpenAI's API, makes its reply reproducible.
 """
 
@@ -15,9 +15,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from lab import parse_model_id
 from monitor.fake_llm import completion_response
-from monitor.lab.chain import parse_model_id
-from monitor.lab.registry import served_lab
+from monitor.services.served_lab import served_lab
 
 
 def _requested(raw_body: bytes) -> dict | None:

@@ -1,5 +1,5 @@
-"""First start: the default prompt set and the collapse lab's endpoints, so a new install shows
-data at once."""
+"""What a new install starts with: the prompt sets built from the shipped prompt files and, on
+an empty database, the collapse lab's endpoints, so the first page already shows data."""
 
 from __future__ import annotations
 
@@ -11,18 +11,18 @@ from django.db import transaction
 from django.utils import timezone
 
 import evaluators
-from monitor.lab import Arm, model_id
+from lab import Arm, model_id
 from monitor.models import Endpoint, PromptSet
 from monitor.services.prompts import add_version, parse_prompt_file
 
 DEFAULT_PROMPT_SET_NAME = "Tailwatch default"
-DEMO_PROMPT_SET_NAME = "Tailwatch demo"
+LAB_PROMPT_SET_NAME = "Tailwatch demo"
 DEFAULT_PROMPT_FILES = ("open_prompts.jsonl", "probes.jsonl")
-# The demo samples every 8th shipped prompt: the same spread of kinds and popularity, in a run
-# short enough to repeat every few minutes on a laptop.
-DEMO_EVERY_NTH_PROMPT = 8
-# The lab generations the demo watches, in both arms: enough to show a trend, few enough that
-# all ten endpoints finish their first runs within a few minutes.
+# The lab endpoints sample every 8th shipped prompt: the same spread of kinds and popularity, in
+# a run short enough to repeat every few minutes on a laptop.
+LAB_EVERY_NTH_PROMPT = 8
+# The lab generations registered, in both arms: enough to show a trend, few enough that all ten
+# endpoints finish their first runs within a few minutes.
 LAB_GENERATIONS = (0, 2, 4, 6, 8)
 LATER_GENERATIONS_DELAY = timedelta(seconds=90)
 
@@ -51,8 +51,8 @@ def default_prompt_set() -> PromptSet:
 
 
 @transaction.atomic
-def seed_demo() -> list[Endpoint]:
-    """On an empty database, register the collapse lab's generations (``monitor.lab``), served
+def seed_lab_endpoints() -> list[Endpoint]:
+    """On an empty database, register the collapse lab's generations (``lab``), served
     by Tailwatch itself at ``/lab/v1``, as versions of two model families; otherwise do nothing.
 
     The ``lab-pure`` family is trained on its own output generation after generation and
@@ -61,7 +61,7 @@ def seed_demo() -> list[Endpoint]:
     if Endpoint.objects.exists() or PromptSet.objects.exists():
         return []
     default_prompt_set()
-    demo_prompts = _shipped_prompt_set(DEMO_PROMPT_SET_NAME, DEMO_EVERY_NTH_PROMPT)
+    lab_prompts = _shipped_prompt_set(LAB_PROMPT_SET_NAME, LAB_EVERY_NTH_PROMPT)
     now = timezone.now()
     endpoints = []
     for arm in Arm:
@@ -73,7 +73,7 @@ def seed_demo() -> list[Endpoint]:
                 version_label=f"g{generation}",
                 base_url=f"{settings.SITE_URL}/lab/v1",
                 model=model_id(arm, generation),
-                prompt_set=demo_prompts,
+                prompt_set=lab_prompts,
                 samples_per_prompt=3,
                 interval_minutes=30,
                 concurrency=4,

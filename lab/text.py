@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from evaluators.tokenize import TOKEN_PATTERN
-from monitor.lab.ngram import BOS, EOS
+from lab.ngram import BOS, EOS
 
 _TOKEN_RE = re.compile(TOKEN_PATTERN)
 # Punctuation written against the word before it, and brackets against the word after.

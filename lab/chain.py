@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 
 import evaluators
-from monitor.lab.corpus import Corpus, CorpusSettings, build_corpus
-from monitor.lab.ngram import NgramModel
-from monitor.lab.respond import LabModel, PromptReader
-from monitor.lab.text import Vocabulary
+from lab.corpus import Corpus, CorpusSettings, build_corpus
+from lab.ngram import NgramModel
+from lab.respond import LabModel, PromptReader
+from lab.text import Vocabulary
 
 MAX_GENERATION = 20
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import wordfreq
 
-from monitor.lab.ngram import NgramModel
-from monitor.lab.text import Vocabulary, join_tokens, split_tokens
+from lab.ngram import NgramModel
+from lab.text import Vocabulary, join_tokens, split_tokens
 
 CANDIDATES_PER_PROBE = 8
 PROBE_ANSWER_TOKENS = 24

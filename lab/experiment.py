@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import evaluators
-from monitor.lab.chain import Arm, Lab
+from lab.chain import Arm, Lab
 
 OPEN_PROMPT_SAMPLES = 5
 # Keeps the evaluation's random numbers apart from those that sample training corpora.

@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from monitor.lab import views
+from monitor.views import lab as lab_view
 
 
 @pytest.fixture(autouse=True)
 def serve_the_small_lab(small_lab, monkeypatch):
-    monkeypatch.setattr(views, "served_lab", lambda: small_lab)
+    monkeypatch.setattr(lab_view, "served_lab", lambda: small_lab)
 
 
 def _post(client, path: str, body: dict):

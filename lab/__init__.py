@@ -3,22 +3,25 @@
 Generation 0 is a word-level 4-gram model (interpolated absolute discounting, see
 ``ngram``) trained on fact sentences about real places (``corpus``); each later generation is
 trained on text sampled from the one before (``chain``), in a *pure* arm and an *anchored* arm
-that keeps 10% original text. Each generation answers prompts (``respond``) at
-``/lab/v1`` as an OpenAI-compatible model named like ``lab-pure-g3`` (``views``), and
-``manage.py lab run`` measures the generations (``experiment``).
+that keeps 10% original text. Each generation answers prompts (``respond``), and Tailwatch
+serves it at ``/lab/v1`` as an OpenAI-compatible model named like ``lab-pure-g3``
+(``monitor.views.lab``); ``manage.py lab run`` measures the generations (``experiment``).
+
+The package is plain Python with no Django import, like ``evaluators``: it runs and is tested
+on its own, and the app only configures and serves it.
 
 Public API::
 
-    from monitor.lab import Arm, Lab, LabConfig, evaluate
+    from lab import Arm, Lab, LabConfig, evaluate
 
     lab = Lab(LabConfig(seed=0), cache_dir=None)   # cache_dir: where trained models are kept
     lab.lab_model(Arm.PURE, 3).replies(["In which country is the city of Surat?"], rng)
     evaluate(lab, Arm.PURE, 3)                     # a GenerationReport
 """
 
-from monitor.lab.chain import MAX_GENERATION, Arm, Lab, LabConfig, model_id, parse_model_id
-from monitor.lab.corpus import CorpusSettings
-from monitor.lab.experiment import GenerationReport, evaluate, table_rows
+from lab.chain import MAX_GENERATION, Arm, Lab, LabConfig, model_id, parse_model_id
+from lab.corpus import CorpusSettings
+from lab.experiment import GenerationReport, evaluate, table_rows
 
 __all__ = [
     "MAX_GENERATION",
