@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from evaluators import METRIC_KEYS
 from monitor.models import AlertRule, AlertState, Endpoint, PromptSet, RuleKind, Severity
-from monitor.selectors import COMPARE_BY
+from monitor.selectors.compare import COMPARE_BY
 
 
 class EndpointForm(forms.ModelForm):

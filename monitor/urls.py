@@ -2,28 +2,28 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from monitor.views import alerts, compare, health, lab, pages
+from monitor.views import alerts, compare, endpoints, health, lab, overview, prompt_sets, runs
 
 urlpatterns = [
-    path("", pages.endpoint_list, name="endpoint-list"),
-    path("endpoints/new/", pages.endpoint_edit, name="endpoint-create"),
-    path("endpoints/<int:pk>/", pages.endpoint_detail, name="endpoint-detail"),
-    path("endpoints/<int:pk>/edit/", pages.endpoint_edit, name="endpoint-edit"),
-    path("endpoints/<int:pk>/run/", pages.endpoint_run_now, name="endpoint-run-now"),
-    path("endpoints/<int:pk>/toggle/", pages.endpoint_toggle, name="endpoint-toggle"),
+    path("", overview.endpoint_list, name="endpoint-list"),
+    path("endpoints/new/", endpoints.endpoint_edit, name="endpoint-create"),
+    path("endpoints/<int:pk>/", endpoints.endpoint_detail, name="endpoint-detail"),
+    path("endpoints/<int:pk>/edit/", endpoints.endpoint_edit, name="endpoint-edit"),
+    path("endpoints/<int:pk>/run/", endpoints.endpoint_run_now, name="endpoint-run-now"),
+    path("endpoints/<int:pk>/toggle/", endpoints.endpoint_toggle, name="endpoint-toggle"),
     path(
         "endpoints/<int:pk>/test-connection/",
-        pages.endpoint_test_connection,
+        endpoints.endpoint_test_connection,
         name="endpoint-test-connection",
     ),
     path(
         "endpoints/<int:pk>/unpin-baseline/",
-        pages.endpoint_unpin_baseline,
+        endpoints.endpoint_unpin_baseline,
         name="endpoint-unpin-baseline",
     ),
-    path("runs/<int:pk>/", pages.run_detail, name="run-detail"),
-    path("runs/<int:pk>/progress/", pages.run_progress, name="run-progress"),
-    path("runs/<int:pk>/pin-baseline/", pages.run_pin_baseline, name="run-pin-baseline"),
+    path("runs/<int:pk>/", runs.run_detail, name="run-detail"),
+    path("runs/<int:pk>/progress/", runs.run_progress, name="run-progress"),
+    path("runs/<int:pk>/pin-baseline/", runs.run_pin_baseline, name="run-pin-baseline"),
     path("compare/", compare.compare, name="compare"),
     path("compare/tests/<int:a>/<int:b>/", compare.compare_tests, name="compare-tests"),
     path("alerts/", alerts.alert_list, name="alert-list"),
@@ -31,8 +31,8 @@ urlpatterns = [
     path("alerts/<int:pk>/silence/", alerts.alert_silence, name="alert-silence"),
     path("alerts/rules/new/", alerts.rule_edit, name="rule-create"),
     path("alerts/rules/<int:pk>/", alerts.rule_edit, name="rule-edit"),
-    path("prompt-sets/", pages.promptset_list, name="promptset-list"),
-    path("prompt-sets/<int:pk>/", pages.promptset_detail, name="promptset-detail"),
+    path("prompt-sets/", prompt_sets.promptset_list, name="promptset-list"),
+    path("prompt-sets/<int:pk>/", prompt_sets.promptset_detail, name="promptset-detail"),
     path("lab/v1/chat/completions", lab.completions, name="lab-chat"),
     path("lab/v1/completions", lab.completions, name="lab-completions"),
     path("healthz", health.healthz, name="healthz"),

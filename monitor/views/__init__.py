@@ -1,0 +1,1 @@
+"""The web UI's pages: thin views over selectors (reads) and services (writes)."""

@@ -6,9 +6,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from monitor import selectors
 from monitor.forms import AlertFilterForm, AlertRuleForm, SilenceForm
 from monitor.models import Alert, AlertRule
+from monitor.selectors.alerts import alert_rules, filtered_alerts
 from monitor.services import alerting
 from monitor.views.redirects import back_to
 
@@ -20,7 +20,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
     # Always bound: an empty query string is valid and means "open alerts, any of them".
     filters = AlertFilterForm(request.GET)
     chosen = filters.cleaned_data if filters.is_valid() else {}
-    alerts = selectors.filtered_alerts(
+    alerts = filtered_alerts(
         filters.states() if chosen else [],
         severity=chosen.get("severity", ""),
         endpoint=chosen.get("endpoint"),
@@ -31,7 +31,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         "alerts": alerts[:PAST_ALERTS_SHOWN],
         "shown_limit": PAST_ALERTS_SHOWN,
         "silence_form": SilenceForm(),
-        "rules": AlertRule.objects.select_related("endpoint").prefetch_related("channels"),
+        "rules": alert_rules(),
     }
     return render(request, "monitor/alert_list.html", context)
 

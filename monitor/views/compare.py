@@ -4,9 +4,17 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
-from monitor import selectors
 from monitor.forms import CompareForm
 from monitor.models import Endpoint, Run
+from monitor.selectors.compare import (
+    ComparisonError,
+    compared_metrics,
+    comparison_runs,
+    family_versions,
+    overlaid_charts,
+    side_by_side,
+    tail_losses,
+)
 from monitor.services import comparison
 
 
@@ -21,31 +29,29 @@ def compare(request: HttpRequest) -> HttpResponse:
     context: dict = {
         "form": form,
         "endpoints": Endpoint.objects.all(),
-        "family_versions": selectors.family_versions(),
+        "family_versions": family_versions(),
         "by": request.GET.get("by", "endpoint"),
     }
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         try:
-            run_a, run_b = selectors.comparison_runs(
-                data["by"], data["a"], data["b"], data["family"]
-            )
-        except selectors.ComparisonError as exc:
+            run_a, run_b = comparison_runs(data["by"], data["a"], data["b"], data["family"])
+        except ComparisonError as exc:
             context["error"] = str(exc)
         else:
             tests = comparison.cached_significance(run_a, run_b)
-            side_by_side, common_prompts = selectors.side_by_side(run_a, run_b)
+            rows, common_prompts = side_by_side(run_a, run_b)
             context.update(
                 run_a=run_a,
                 run_b=run_b,
                 tests_pending=tests is None,
-                metrics=selectors.compared_metrics(run_a, run_b, tests),
+                metrics=compared_metrics(run_a, run_b, tests),
                 slow_metrics=sorted(comparison.SLOW_METRICS),
                 permutations=comparison.PAGE_PERMUTATIONS,
-                charts=selectors.overlaid_charts(run_a, run_b),
-                side_by_side=side_by_side,
+                charts=overlaid_charts(run_a, run_b),
+                side_by_side=rows,
                 common_prompts=common_prompts,
-                tail_losses=selectors.tail_losses(run_a, run_b),
+                tail_losses=tail_losses(run_a, run_b),
             )
     return render(request, "monitor/compare.html", context)
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor.models import MetricPoint, Run
-from monitor.selectors import metric_series
+from monitor.selectors.series import metric_series
 from tests.factories import make_endpoint
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,94 @@
+"""An endpoint's page with its charts, and adding, editing, running, pausing and testing it."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from monitor.clients.openai_compatible import Completion
+from monitor.forms import EndpointForm
+from monitor.models import Endpoint
+from monitor.selectors.alerts import open_alerts
+from monitor.selectors.endpoint import (
+    CHART_RANGES,
+    DEFAULT_CHART_RANGE,
+    endpoint_charts,
+    range_start,
+    recent_runs,
+)
+from monitor.services import baselines, connection, endpoints, sampling
+
+
+@login_required
+def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    endpoint = get_object_or_404(
+        Endpoint.objects.select_related("prompt_set", "baseline_run", "baseline_endpoint"), pk=pk
+    )
+    range_key = request.GET.get("range", DEFAULT_CHART_RANGE)
+    if range_key not in CHART_RANGES:
+        range_key = DEFAULT_CHART_RANGE
+    context = {
+        "endpoint": endpoint,
+        "runs": recent_runs(endpoint),
+        "charts": endpoint_charts(endpoint, range_start(range_key)),
+        "ranges": CHART_RANGES,
+        "range_key": range_key,
+        "alerts": open_alerts(endpoint),
+    }
+    return render(request, "monitor/endpoint_detail.html", context)
+
+
+@login_required
+def endpoint_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    endpoint = get_object_or_404(Endpoint, pk=pk) if pk else None
+    form = EndpointForm(request.POST or None, instance=endpoint)
+    if request.method == "POST" and form.is_valid():
+        endpoint = form.save()
+        messages.success(request, f"Saved {endpoint.name}.")
+        return redirect(endpoint)
+    return render(request, "monitor/endpoint_form.html", {"form": form, "endpoint": endpoint})
+
+
+@login_required
+@require_POST
+def endpoint_run_now(request: HttpRequest, pk: int) -> HttpResponse:
+    endpoint = get_object_or_404(Endpoint, pk=pk)
+    try:
+        run = sampling.start_run(endpoint)
+    except sampling.RunNotStartedError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Run {run.pk} queued.")
+    return redirect(endpoint)
+
+
+@login_required
+@require_POST
+def endpoint_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    endpoint = endpoints.toggle_enabled(get_object_or_404(Endpoint, pk=pk))
+    messages.success(request, f"{endpoint.name} {'resumed' if endpoint.enabled else 'paused'}.")
+    return redirect(endpoint)
+
+
+@login_required
+@require_POST
+def endpoint_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send one prompt with the endpoint's settings and show the reply or the error."""
+    endpoint = get_object_or_404(Endpoint, pk=pk)
+    outcome = connection.check_connection(endpoint)
+    context = {
+        "endpoint": endpoint,
+        "prompt": connection.CONNECTION_PROMPT,
+        "outcome": outcome,
+        "answered": isinstance(outcome, Completion),
+    }
+    return render(request, "monitor/connection_test.html", context)
+
+
+@login_required
+@require_POST
+def endpoint_unpin_baseline(request: HttpRequest, pk: int) -> HttpResponse:
+    endpoint = baselines.unpin_baseline(get_object_or_404(Endpoint, pk=pk))
+    messages.success(request, f"{endpoint} is compared with a window of good runs again.")
+    return redirect(endpoint)

@@ -1,0 +1,28 @@
+"""The compare page: a comparison rendered at once with its test served later, or why not."""
+
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_comparison_renders_at_once_and_its_test_is_served_then_cached(user_client, family):
+    a, b = family.healthy_runs[-1], family.collapsed_runs[-1]
+    url = f"{reverse('compare')}?by=endpoint&a={family.healthy.pk}&b={family.collapsed.pk}"
+    page = user_client.get(url).content.decode()
+    assert f"run #{a.pk}" in page and f"run #{b.pk}" in page and "testing…" in page
+    assert "In which country is the town of Tromso?" in page  # tail loss
+
+    tests = user_client.get(reverse("compare-tests", args=[a.pk, b.pk])).json()["metrics"]
+    assert tests["distinct_2"]["significant"] and "self_bleu" not in tests
+    page = user_client.get(url).content.decode()
+    assert "testing…" not in page and "★ p = " in page
+
+
+def test_a_comparison_that_cannot_be_made_says_why(user_client, family):
+    page = user_client.get(f"{reverse('compare')}?by=version&family=support-bot&a=v1&b=v9")
+    assert "Version &#x27;v9&#x27; of &#x27;support-bot&#x27; has no scored run yet." in (
+        page.content.decode()
+    )
+    page = user_client.get(f"{reverse('compare')}?by=run&a=x&b=1").content.decode()
+    assert "Give a number (an id)." in page

@@ -1,0 +1,94 @@
+"""The endpoint page and its actions: adding one, run now, pause, charts, baselines, connection."""
+
+import pytest
+from django.urls import reverse
+
+from monitor.models import Endpoint, RunStatus
+from tests.factories import make_endpoint, make_prompt_set
+
+pytestmark = pytest.mark.django_db
+
+
+def test_adding_an_endpoint_through_the_form(user_client):
+    prompt_set = make_prompt_set()
+    response = user_client.post(
+        reverse("endpoint-create"),
+        {
+            "name": "vllm-prod",
+            "model_family": "support",
+            "version_label": "v3",
+            "provider_kind": "chat",
+            "base_url": "http://vllm:8000/v1",
+            "model": "support-13b",
+            "api_key": "sk-never-shown",
+            "prompt_set": prompt_set.pk,
+            "samples_per_prompt": 5,
+            "interval_minutes": 30,
+            "temperature": 0.8,
+            "top_p": 1,
+            "max_tokens": 200,
+            "extra_params": "{}",
+            "concurrency": 4,
+            "timeout_seconds": 60,
+            "enabled": "on",
+        },
+    )
+    endpoint = Endpoint.objects.get(name="vllm-prod")
+    assert response.status_code == 302 and response["Location"] == endpoint.get_absolute_url()
+    detail = user_client.get(endpoint.get_absolute_url()).content.decode()
+    edit = user_client.get(reverse("endpoint-edit", args=[endpoint.pk])).content.decode()
+    assert "sk-never-shown" not in detail + edit
+    assert "stored, encrypted" in detail and "No runs yet" in detail
+
+
+def test_run_now_pause_and_resume(user_client, fake_llm):
+    endpoint = make_endpoint(fake_llm.url)
+    user_client.post(reverse("endpoint-run-now", args=[endpoint.pk]))
+    assert endpoint.runs.get().status == RunStatus.QUEUED
+    response = user_client.post(reverse("endpoint-run-now", args=[endpoint.pk]), follow=True)
+    assert "already running" in response.content.decode()
+
+    user_client.post(reverse("endpoint-toggle", args=[endpoint.pk]))
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled
+    user_client.post(reverse("endpoint-toggle", args=[endpoint.pk]))
+    endpoint.refresh_from_db()
+    assert endpoint.enabled
+
+
+def test_the_endpoint_page_embeds_downsampled_series_for_its_charts(user_client, family):
+    response = user_client.get(family.collapsed.get_absolute_url() + "?range=7d")
+    charts = {chart["metric"]: chart for chart in response.context["charts"]}
+    distinct = charts["distinct_2"]
+    assert [len(distinct["series"][0]["t"]), distinct["baseline"]] == [
+        2,
+        family.collapsed_runs[0].report["metrics"]["distinct_2"]["value"],
+    ]
+    assert [marker["kind"] for marker in distinct["markers"]] == ["fired"]
+    assert 'id="endpoint-charts" type="application/json"' in response.content.decode()
+    assert user_client.get(family.collapsed.get_absolute_url() + "?range=bogus").status_code == 200
+
+
+def test_only_a_good_run_can_be_pinned_as_baseline(user_client, family, unused_port):
+    from tests.browser.scenario import sample_now
+
+    good = family.healthy_runs[0]
+    user_client.post(reverse("run-pin-baseline", args=[good.pk]))
+    family.healthy.refresh_from_db()
+    assert family.healthy.baseline_run_id == good.pk
+
+    Endpoint.objects.filter(pk=family.healthy.pk).update(
+        base_url=f"http://127.0.0.1:{unused_port}/v1"
+    )
+    failed = sample_now(Endpoint.objects.get(pk=family.healthy.pk))
+    response = user_client.post(reverse("run-pin-baseline", args=[failed.pk]), follow=True)
+    assert "cannot be the baseline" in response.content.decode()
+    user_client.post(reverse("endpoint-unpin-baseline", args=[family.healthy.pk]))
+    family.healthy.refresh_from_db()
+    assert family.healthy.baseline_run_id is None
+
+
+def test_the_connection_test_shows_the_error_escaped(user_client, unused_port):
+    endpoint = make_endpoint(f"http://127.0.0.1:{unused_port}/v1")
+    page = user_client.post(reverse("endpoint-test-connection", args=[endpoint.pk]))
+    assert "No reply" in page.content.decode() and "connection-error" in page.content.decode()
