@@ -66,3 +66,15 @@ def make_finished_run(endpoint: Endpoint, texts_by_prompt: list[list[str]]):
             sampling.record_sample(run, prompt, index, Completion(text, "stop", 5, 40, 10, 1))
     Run.objects.filter(pk=run.pk).update(lease_token="test-worker")
     return sampling.finish_run(run, "test-worker")
+
+
+def blandness_against(run, reference) -> float:
+    """The blandness index of ``run``'s outputs measured from ``reference``'s report, computed
+    here from the stored samples: what the pipeline should have stored for ``run``."""
+    import evaluators
+    from monitor.services import scoring
+
+    report = evaluators.score(
+        scoring.run_batch(run), baseline=evaluators.Report.from_dict(reference.report), embed=False
+    )
+    return report.metrics["blandness_index"].value

@@ -1,4 +1,5 @@
-"""Fixtures of the integration tests: a real SMTP server that keeps what it receives."""
+"""What the integration tests share: quick worker settings, a collapsed model's reply, and a real
+SMTP server that keeps what it receives."""
 
 from __future__ import annotations
 
@@ -8,6 +9,20 @@ from collections.abc import Iterator
 
 import pytest
 from aiosmtpd.controller import Controller
+
+# Worker settings that keep the tests quick: short backoffs and retries, no embedding model, and
+# a lost pipeline stage queued again by the next dispatcher tick after a second.
+FAST_WORKER = {
+    "TAILWATCH_BACKOFF_BASE_SECONDS": "0.01",
+    "TAILWATCH_NOTIFY_RETRY_SECONDS": "0.2",
+    "TAILWATCH_EMBEDDINGS": "0",
+    "TAILWATCH_STAGE_GRACE_SECONDS": "1",
+}
+
+
+def collapsed_reply(prompt, rng) -> str:
+    """What a collapsed model says to anything: one bland refusal, repeated."""
+    return "I am not able to help with that. " * rng.randint(2, 3)
 
 
 class MailSink:

@@ -21,18 +21,9 @@ from monitor.models import (
 from monitor.notifications import delivery
 from tests.conftest import run_through_pipeline, wait_for
 from tests.factories import make_endpoint, make_prompt_set
+from tests.integration.conftest import FAST_WORKER, collapsed_reply
 
 pytestmark = [pytest.mark.integration]
-
-FAST = {
-    "TAILWATCH_BACKOFF_BASE_SECONDS": "0.01",
-    "TAILWATCH_NOTIFY_RETRY_SECONDS": "0.2",
-    "TAILWATCH_EMBEDDINGS": "0",
-}
-
-
-def collapsed_reply(prompt, rng) -> str:
-    return "I am not able to help with that. " * rng.randint(2, 3)
 
 
 def test_a_collapse_fires_one_alert_one_email_and_recovery_one_resolve(
@@ -44,7 +35,7 @@ def test_a_collapse_fires_one_alert_one_email_and_recovery_one_resolve(
     )
     AlertRule.objects.filter(endpoint=endpoint).delete()
     AlertRule.objects.create(endpoint=endpoint, kind=RuleKind.DROP, metric="distinct_2")
-    celery_processes.worker(EMAIL_URL=smtp.url, **FAST)
+    celery_processes.worker(EMAIL_URL=smtp.url, **FAST_WORKER)
 
     first = run_through_pipeline(endpoint)
     assert MetricPoint.objects.filter(run=first, metric="distinct_2").exists()
@@ -108,7 +99,7 @@ def receiver():
 def test_a_webhook_that_fails_twice_is_delivered_exactly_once(celery_processes, receiver):
     url, bodies = receiver
     channel = Channel.objects.create(name="slack", kind="webhook", target=url)
-    celery_processes.worker(**FAST)
+    celery_processes.worker(**FAST_WORKER)
 
     notification = delivery.send_test(channel)
 
@@ -146,7 +137,7 @@ def test_a_slow_decline_over_eight_runs_fires_blandness_creep(celery_processes, 
         fake_llm.url, prompt_set=make_prompt_set(open_prompts=20, probes=0), samples_per_prompt=2
     )
     AlertRule.objects.filter(endpoint=endpoint).exclude(kind=RuleKind.CREEP).delete()
-    celery_processes.worker(**FAST)
+    celery_processes.worker(**FAST_WORKER)
 
     fired_at = []
     for step in range(8):

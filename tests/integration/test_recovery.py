@@ -6,7 +6,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-import evaluators
 from monitor import tasks
 from monitor.fake_llm import FakeBehaviour, FakeLLMServer
 from monitor.models import (
@@ -19,23 +18,13 @@ from monitor.models import (
     RuleKind,
     RunStage,
 )
-from monitor.services import sampling, scoring
+from monitor.services import sampling
 from tests.conftest import REQUIRE_SERVICES, run_through_pipeline, wait_for, wait_until_alerted
-from tests.factories import make_endpoint, make_prompt_set
+from tests.factories import blandness_against, make_endpoint, make_prompt_set
+from tests.integration.conftest import FAST_WORKER, collapsed_reply
 from tests.integration.outage import TcpProxy
 
 pytestmark = [pytest.mark.integration]
-
-FAST = {
-    "TAILWATCH_BACKOFF_BASE_SECONDS": "0.01",
-    "TAILWATCH_EMBEDDINGS": "0",
-    # A lost stage is queued again by the next dispatcher tick after a second.
-    "TAILWATCH_STAGE_GRACE_SECONDS": "1",
-}
-
-
-def collapsed_reply(prompt, rng) -> str:
-    return "I am not able to help with that. " * rng.randint(2, 3)
 
 
 @pytest.fixture
@@ -61,7 +50,7 @@ def test_a_worker_killed_while_judging_still_fires_the_alert_once(
 ):
     Channel.objects.create(name="ml-ops", kind="email", target="ml-ops@example.org")
     dying_app = "tests.integration.dying_worker"
-    dying = celery_processes.worker(app=dying_app, EMAIL_URL=smtp.url, **FAST)
+    dying = celery_processes.worker(app=dying_app, EMAIL_URL=smtp.url, **FAST_WORKER)
     run_through_pipeline(endpoint)  # the baseline: nothing breached, nothing killed
 
     fake_llm.behaviour.reply = collapsed_reply
@@ -71,7 +60,7 @@ def test_a_worker_killed_while_judging_still_fires_the_alert_once(
     assert collapsed.scored_at and collapsed.alerts_evaluated_at is None
     assert not Alert.objects.exists() and not collapsed.rule_evaluations.exists()
 
-    celery_processes.worker(EMAIL_URL=smtp.url, **FAST)
+    celery_processes.worker(EMAIL_URL=smtp.url, **FAST_WORKER)
     tasks.dispatch_due_runs.delay()  # a beat tick: finds the stalled evaluation
     wait_until_alerted(collapsed, timeout=60)
 
@@ -94,7 +83,7 @@ def test_a_run_that_finishes_while_the_broker_is_down_is_judged_when_it_returns(
     broker = urlsplit(settings.CELERY_BROKER_URL)
     proxy = TcpProxy((broker.hostname, broker.port or 6379)).start()
     via_proxy = broker._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
-    celery_processes.worker(CELERY_BROKER_URL=via_proxy, **FAST)
+    celery_processes.worker(CELERY_BROKER_URL=via_proxy, **FAST_WORKER)
     fake_llm.behaviour.latency = 0.15  # 60 requests, 3 at a time: about 3 s of sampling
 
     run = sampling.start_run(endpoint)
@@ -134,7 +123,7 @@ def test_a_version_that_finishes_before_its_baseline_waits_then_fires_once(
         )
         AlertRule.objects.filter(endpoint=new).exclude(kind=RuleKind.DOWN).delete()
         AlertRule.objects.create(endpoint=new, kind=RuleKind.DROP, metric="distinct_2")
-        celery_processes.worker(EMAIL_URL=smtp.url, **FAST)
+        celery_processes.worker(EMAIL_URL=smtp.url, **FAST_WORKER)
 
         candidate = sampling.start_run(new)
 
@@ -154,10 +143,7 @@ def test_a_version_that_finishes_before_its_baseline_waits_then_fires_once(
     assert [event.run_id for event in fired_events(new)] == [candidate.pk]
     assert not Alert.objects.filter(endpoint=old).exists()
     assert len(smtp.messages) == 1
-    expected = evaluators.score(
-        scoring.run_batch(candidate),
-        baseline=evaluators.Report.from_dict(baseline.report),
-        embed=False,
-    ).metrics["blandness_index"]
     stored = MetricPoint.objects.get(run=candidate, metric="blandness_index")
-    assert stored.value == pytest.approx(expected.value) and stored.value > 0
+    assert stored.value > 0 and stored.value == pytest.approx(
+        blandness_against(candidate, baseline)
+    )
