@@ -16,6 +16,7 @@ from monitor.models import (
     Sample,
 )
 from monitor.notifications import delivery
+from monitor.services.endpoints import save_endpoint
 
 
 @admin.register(Endpoint)
@@ -42,6 +43,9 @@ class EndpointAdmin(admin.ModelAdmin):
         return [*fields, "baseline_run", "baseline_endpoint", "baseline_window"]
 
     @admin.display(description="API key")
+    def save_model(self, request, obj: Endpoint, form, change: bool) -> None:
+        save_endpoint(obj)
+
     def api_key_source(self, obj: Endpoint) -> str:
         return obj.api_key_source
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 from evaluators import METRIC_KEYS
 from monitor.models import AlertRule, AlertState, Endpoint, PromptSet, RuleKind, Severity
 from monitor.selectors.compare import COMPARE_BY
+from monitor.services.endpoints import save_endpoint
 
 
 class EndpointForm(forms.ModelForm):
@@ -81,7 +82,7 @@ class EndpointForm(forms.ModelForm):
                 endpoint.interval
             )
         if commit:
-            endpoint.save()
+            save_endpoint(endpoint)
         return endpoint
 
 

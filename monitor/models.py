@@ -244,12 +244,6 @@ class Endpoint(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def save(self, *args, **kwargs) -> None:
-        creating = self._state.adding
-        super().save(*args, **kwargs)
-        if creating:
-            AlertRule.create_defaults(self)
-
     def get_absolute_url(self) -> str:
         return reverse("endpoint-detail", args=[self.pk])
 

@@ -3,6 +3,7 @@
 import itertools
 
 from monitor.models import Endpoint, PromptSet
+from monitor.services.endpoints import save_endpoint
 from monitor.services.prompts import PromptRow, add_version
 
 _names = itertools.count(1)
@@ -34,7 +35,7 @@ def make_endpoint(base_url: str, **overrides) -> Endpoint:
     fields.update(overrides)
     if "prompt_set" not in fields:
         fields["prompt_set"] = make_prompt_set()
-    return Endpoint.objects.create(**fields)
+    return save_endpoint(Endpoint(**fields))
 
 
 def english_texts(seed: int, vocabulary: int, prompts: int, samples: int, words: int = 40):

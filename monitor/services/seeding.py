@@ -13,6 +13,7 @@ from django.utils import timezone
 import evaluators
 from lab import Arm, model_id
 from monitor.models import Endpoint, PromptSet
+from monitor.services.endpoints import save_endpoint
 from monitor.services.prompts import add_version, parse_prompt_file
 
 DEFAULT_PROMPT_SET_NAME = "Tailwatch default"
@@ -67,22 +68,24 @@ def seed_lab_endpoints() -> list[Endpoint]:
     for arm in Arm:
         first_generation = None
         for generation in LAB_GENERATIONS:
-            endpoint = Endpoint.objects.create(
-                name=model_id(arm, generation),
-                model_family=f"lab-{arm}",
-                version_label=f"g{generation}",
-                base_url=f"{settings.SITE_URL}/lab/v1",
-                model=model_id(arm, generation),
-                prompt_set=lab_prompts,
-                samples_per_prompt=3,
-                interval_minutes=30,
-                concurrency=4,
-                # A generation's first request trains it and those before it: seconds.
-                timeout_seconds=60,
-                # Later generations are compared with generation 0 of their arm, which runs
-                # first, so the overview shows each generation's losses from the start.
-                baseline_endpoint=first_generation,
-                next_run_at=None if first_generation is None else now + LATER_GENERATIONS_DELAY,
+            endpoint = save_endpoint(
+                Endpoint(
+                    name=model_id(arm, generation),
+                    model_family=f"lab-{arm}",
+                    version_label=f"g{generation}",
+                    base_url=f"{settings.SITE_URL}/lab/v1",
+                    model=model_id(arm, generation),
+                    prompt_set=lab_prompts,
+                    samples_per_prompt=3,
+                    interval_minutes=30,
+                    concurrency=4,
+                    # A generation's first request trains it and those before it: seconds.
+                    timeout_seconds=60,
+                    # Later generations are compared with generation 0 of their arm, which runs
+                    # first, so the overview shows each generation's losses from the start.
+                    baseline_endpoint=first_generation,
+                    next_run_at=None if first_generation is None else now + LATER_GENERATIONS_DELAY,
+                )
             )
             first_generation = first_generation or endpoint
             endpoints.append(endpoint)

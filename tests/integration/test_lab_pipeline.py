@@ -11,6 +11,7 @@ import evaluators
 from lab import Arm, model_id
 from monitor.models import Alert, AlertState, Endpoint, PromptSet, RuleKind
 from monitor.services import prompts
+from monitor.services.endpoints import save_endpoint
 from tests.conftest import run_through_pipeline
 
 pytestmark = [pytest.mark.integration]
@@ -28,16 +29,18 @@ def lab_prompt_set() -> PromptSet:
 
 def lab_endpoint(live_server, prompt_set: PromptSet, generation: int) -> Endpoint:
     name = model_id(Arm.PURE, generation)
-    return Endpoint.objects.create(
-        name=name,
-        model_family="lab-pure",
-        version_label=f"g{generation}",
-        base_url=f"{live_server.url}/lab/v1",
-        model=name,
-        prompt_set=prompt_set,
-        samples_per_prompt=2,
-        concurrency=4,
-        timeout_seconds=60,
+    return save_endpoint(
+        Endpoint(
+            name=name,
+            model_family="lab-pure",
+            version_label=f"g{generation}",
+            base_url=f"{live_server.url}/lab/v1",
+            model=name,
+            prompt_set=prompt_set,
+            samples_per_prompt=2,
+            concurrency=4,
+            timeout_seconds=60,
+        )
     )
 
 

@@ -82,3 +82,24 @@ def test_invalid_settings_are_refused(overrides, field):
     form = EndpointForm(data=form_data(**overrides))
     assert not form.is_valid()
     assert field in form.errors
+
+
+def test_a_new_endpoint_starts_with_the_default_rules_and_an_edit_adds_none():
+    from monitor.models import DEFAULT_RULES, AlertRule
+
+    endpoint = EndpointForm(data=form_data()).save()
+    rules = AlertRule.objects.filter(endpoint=endpoint)
+    assert sorted(rules.values_list("kind", "metric")) == sorted(
+        (rule["kind"], rule.get("metric", "")) for rule in DEFAULT_RULES
+    )
+    EndpointForm(data=form_data(temperature=0.5), instance=endpoint).save()
+    assert rules.count() == len(DEFAULT_RULES)
+
+
+def test_an_endpoint_cannot_be_its_own_baseline_endpoint():
+    from django.core.exceptions import ValidationError
+
+    endpoint = make_endpoint("http://127.0.0.1:9/v1")
+    endpoint.baseline_endpoint = endpoint
+    with pytest.raises(ValidationError, match="its own baseline endpoint"):
+        endpoint.full_clean()
