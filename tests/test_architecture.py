@@ -1,4 +1,5 @@
-"""The shape of the code: no import cycle among the project's own modules."""
+"""The shape of the code: no import cycle among the project's own modules, and no module or
+function too long to take in at once."""
 
 import ast
 from pathlib import Path
@@ -91,3 +92,21 @@ def test_no_import_cycle_among_the_projects_modules():
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+MAX_MODULE_LINES = 500  # models.py aside: one readable file of every table
+MAX_FUNCTION_LINES = 60
+
+
+def test_no_module_or_function_is_too_long():
+    too_long = []
+    for name, path in project_modules().items():
+        source = path.read_text()
+        if len(source.splitlines()) > MAX_MODULE_LINES and path.name != "models.py":
+            too_long.append(f"{name}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{name}.{node.name}: {length} lines")
+    assert not too_long, too_long
