@@ -2,6 +2,7 @@
 
 Pure functions, no Django and no I/O: usable as a library on its own.
 
+``METRICS`` is the catalogue of warning signs (key, label, description, which way is worse).
 ``score(batch)`` computes every metric that applies to a :class:`Batch` of outputs, with
 95% confidence intervals over prompts; ``compare(baseline, candidate)`` tests which
 metrics changed between two runs. Each metric is also a function of a list of strings.
@@ -16,8 +17,9 @@ from evaluators.embedding import (
     mean_pairwise_cosine_distance,
     vendi_score,
 )
+from evaluators.features import PromptOutputs
 from evaluators.lexical import compression_ratio, distinct_n, phrase_repetition, repetition
-from evaluators.metrics import PromptOutputs
+from evaluators.metrics import METRIC_KEYS, METRICS, Metric
 from evaluators.probes import (
     accuracy,
     confident_inaccuracy,
@@ -29,7 +31,6 @@ from evaluators.probes import (
 )
 from evaluators.prompts import load_default_open_prompts, load_default_probes
 from evaluators.report import (
-    METRIC_KEYS,
     Batch,
     MetricComparison,
     MetricValue,
@@ -41,9 +42,11 @@ from evaluators.tokenize import tokenize
 from evaluators.vocabulary import mean_zipf, tail_vocabulary
 
 __all__ = [
+    "METRICS",
     "METRIC_KEYS",
     "Batch",
     "Encoder",
+    "Metric",
     "MetricComparison",
     "MetricValue",
     "PromptOutputs",

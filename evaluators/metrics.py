@@ -1,161 +1,54 @@
-"""The registry of warning-sign metrics, each evaluated on any selection of prompts.
+"""The metric catalogue: every warning sign, with its label, description, polarity and range.
 
-A batch is first reduced to per-output and per-prompt sufficient statistics
-(:class:`Features`). Every metric is then a function of a boolean ``(selections, prompts)``
-mask array, returning one value per selection (NaN where undefined). The full batch is one
-selection; jackknife replicates and permutation halves are others, so confidence intervals
-and two-sample tests re-aggregate counts instead of re-reading text.
+``METRICS`` is the one list of metrics; everything that names, orders, labels or judges a
+metric (reports, the dashboard, alert rules, emails) reads it. A measured metric is a function
+of the batch's sufficient statistics (:class:`~evaluators.features.Features`) and a boolean
+``(selections, prompts)`` mask array, returning one value per selection (NaN where undefined).
+The full batch is one selection; jackknife replicates and permutation halves are others, so
+confidence intervals and two-sample tests re-aggregate counts instead of re-reading text. A
+derived metric (the blandness index) is computed from other metrics' values on the same
+selection and a reference.
 """
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from evaluators import embedding, lexical, probes, vocabulary
-from evaluators.bleu import SelfBleu
-from evaluators.tokenize import tokenize
-
-
-@dataclass(frozen=True)
-class PromptOutputs:
-    """The k sampled outputs of one prompt and, for a factual probe, its gold aliases and the
-    popularity of its entity."""
-
-    prompt_id: str
-    texts: tuple[str, ...]
-    gold: tuple[str, ...] | None = None
-    popularity: float | None = None
-
-
-@dataclass(frozen=True)
-class Features:
-    """Sufficient statistics of a list of prompts' outputs for every metric."""
-
-    prompt_ids: tuple[str, ...]
-    prompt_of_output: np.ndarray
-    texts: tuple[str, ...]
-    table: lexical.NgramTable
-    corpus_bleu: SelfBleu
-    within_prompt_bleu: np.ndarray
-    repetition: np.ndarray
-    vocabulary: np.ndarray
-    is_probe: np.ndarray
-    correct: np.ndarray
-    hedged: np.ndarray
-    tercile_of_prompt: tuple[str, ...]
-    unit_embeddings: np.ndarray | None
-    within_distance: np.ndarray
-    within_vendi: np.ndarray
-
-    @property
-    def n_prompts(self) -> int:
-        return len(self.prompt_ids)
-
-    @classmethod
-    def build(cls, prompts: Sequence[PromptOutputs], embeddings: np.ndarray | None) -> "Features":
-        """Tokenise, count and embed-reduce the outputs of ``prompts``; ``embeddings`` holds one
-        row per output in prompt order, or is None to skip the embedding metrics."""
-        texts = tuple(text for prompt in prompts for text in prompt.texts)
-        prompt_of_output = np.repeat(
-            np.arange(len(prompts)), [len(prompt.texts) for prompt in prompts]
-        )
-        token_lists = [tokenize(text) for text in texts]
-        table = lexical.NgramTable.build(token_lists)
-        within_bleu = SelfBleu(table, prompt_of_output).scores()
-        gold = [prompts[p].gold for p in prompt_of_output]
-        is_probe = np.array([aliases is not None for aliases in gold], dtype=bool)
-        correct = np.array(
-            [
-                aliases is not None and probes.is_correct(text, aliases)
-                for text, aliases in zip(texts, gold, strict=True)
-            ],
-            dtype=bool,
-        )
-        hedged = np.array(
-            [probe and probes.is_hedged(text) for text, probe in zip(texts, is_probe, strict=True)],
-            dtype=bool,
-        )
-        unit = None if embeddings is None else embedding.normalize_rows(embeddings)
-        if unit is not None and len(unit) != len(texts):
-            raise ValueError(f"got {len(unit)} embeddings for {len(texts)} outputs")
-        within_distance, within_vendi = _within_prompt_embedding(
-            unit, prompt_of_output, len(prompts)
-        )
-        return cls(
-            prompt_ids=tuple(prompt.prompt_id for prompt in prompts),
-            prompt_of_output=prompt_of_output,
-            texts=texts,
-            table=table,
-            corpus_bleu=SelfBleu(table),
-            within_prompt_bleu=within_bleu,
-            repetition=lexical.repetition_per_output(table),
-            vocabulary=np.array(
-                [vocabulary.vocabulary_counts(tokens) for tokens in token_lists], dtype=float
-            ).reshape(-1, 4),
-            is_probe=is_probe,
-            correct=correct,
-            hedged=hedged,
-            tercile_of_prompt=_terciles(prompts),
-            unit_embeddings=unit,
-            within_distance=within_distance,
-            within_vendi=within_vendi,
-        )
-
-    def per_prompt(self, per_output: np.ndarray) -> np.ndarray:
-        """Sum a per-output quantity within each prompt."""
-        return np.bincount(self.prompt_of_output, weights=per_output, minlength=self.n_prompts)
-
-    def kept_outputs(self, prompt_mask: np.ndarray) -> np.ndarray:
-        """The outputs of the selected prompts."""
-        return prompt_mask[self.prompt_of_output]
-
-
-def _terciles(prompts: Sequence[PromptOutputs]) -> tuple[str, ...]:
-    # Terciles are ranked over distinct prompt ids, so the two copies of a probe in a pooled
-    # comparison always share a tercile.
-    popularity = {
-        prompt.prompt_id: prompt.popularity
-        for prompt in prompts
-        if prompt.gold is not None and prompt.popularity is not None
-    }
-    labels = dict(
-        zip(popularity, probes.popularity_terciles(list(popularity.values())), strict=True)
-    )
-    return tuple(labels.get(prompt.prompt_id, "") for prompt in prompts)
-
-
-def _within_prompt_embedding(
-    unit: np.ndarray | None, prompt_of_output: np.ndarray, n_prompts: int
-) -> tuple[np.ndarray, np.ndarray]:
-    distance, vendi = np.full(n_prompts, np.nan), np.full(n_prompts, np.nan)
-    if unit is None:
-        return distance, vendi
-    for prompt in range(n_prompts):
-        rows = unit[prompt_of_output == prompt]
-        if len(rows) >= 2:
-            distance[prompt] = embedding.mean_pairwise_cosine_distance(rows)
-            vendi[prompt] = embedding.vendi_score(rows)
-    return distance, vendi
-
+from evaluators import blandness, embedding, lexical, vocabulary
+from evaluators.features import Features
 
 Evaluate = Callable[[Features, np.ndarray], np.ndarray]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Metric:
-    """One warning sign: how to evaluate it on prompt selections, which prompts it draws on,
-    its natural range, and whether higher values mean blander output."""
+    """One warning sign: its key, how people read it (``label``, ``description`` with the
+    formula and source), which way is worse, its natural range, and how it is computed.
+
+    A measured metric has ``evaluate`` (values on prompt selections), ``support`` (the prompts it
+    draws on; all when None) and optionally ``per_prompt``. A derived metric instead names its
+    ``components`` and ``combine``s their values on a selection with a reference's values;
+    ``baseline_relative`` says that reference is another run, so the metric means nothing
+    without one."""
 
     key: str
+    label: str
     description: str
-    evaluate: Evaluate
-    support: Callable[[Features], np.ndarray]
+    higher_is_worse: bool
     bounds: tuple[float | None, float | None]
-    higher_is_blander: bool
+    evaluate: Evaluate | None = None
+    support: Callable[[Features], np.ndarray] | None = None
     per_prompt: Callable[[Features], np.ndarray] | None = None
+    components: tuple[str, ...] = ()
+    combine: Callable[[Mapping[str, float], Mapping[str, float] | None], float | None] | None = None
+    baseline_relative: bool = False
+
+    @property
+    def is_derived(self) -> bool:
+        return bool(self.components)
 
 
 def _ratio(
@@ -331,11 +224,9 @@ _REPETITION = RatioMetric(
 )
 
 
-def _ratio_metric(
-    key: str, description: str, ratio: RatioMetric, bounds, higher_is_blander: bool
-) -> Metric:
+def _ratio_metric(ratio: RatioMetric, **fields) -> Metric:
     return Metric(
-        key, description, ratio.evaluate, ratio.support, bounds, higher_is_blander, ratio.per_prompt
+        evaluate=ratio.evaluate, support=ratio.support, per_prompt=ratio.per_prompt, **fields
     )
 
 
@@ -346,118 +237,165 @@ METRICS: dict[str, Metric] = {
     for metric in [
         *(
             Metric(
-                f"distinct_{n}",
-                f"unique {n}-grams / total {n}-grams over the batch (Li et al., 2016)",
-                _distinct(n),
-                _all_prompts,
-                _UNIT,
-                False,
-                _distinct_per_prompt(n),
+                key=f"distinct_{n}",
+                label=f"Distinct-{n}",
+                description=f"unique {n}-grams / total {n}-grams over the batch (Li et al., 2016)",
+                higher_is_worse=False,
+                bounds=_UNIT,
+                evaluate=_distinct(n),
+                support=_all_prompts,
+                per_prompt=_distinct_per_prompt(n),
             )
             for n in range(1, lexical.MAX_ORDER + 1)
         ),
         _ratio_metric(
-            "rep_4", "mean within-output seq-rep-4 (Welleck et al., 2019)", _REPETITION, _UNIT, True
+            _REPETITION,
+            key="rep_4",
+            label="Repetition",
+            description="mean within-output seq-rep-4 (Welleck et al., 2019)",
+            higher_is_worse=True,
+            bounds=_UNIT,
         ),
         Metric(
-            "phrase_repetition",
-            "share of outputs holding a 4+-token phrase shared by >= 10% of outputs",
-            _each(_phrase_repetition),
-            _all_prompts,
-            _UNIT,
-            True,
+            key="phrase_repetition",
+            label="Phrase repetition",
+            description="share of outputs holding a 4+-token phrase shared by >= 10% of outputs",
+            higher_is_worse=True,
+            bounds=_UNIT,
+            evaluate=_each(_phrase_repetition),
+            support=_all_prompts,
         ),
         Metric(
-            "compression_ratio",
-            "raw bytes / gzip bytes of the batch (Shaib et al., 2024)",
-            _each(_compression_ratio),
-            _all_prompts,
-            (0.0, None),
-            True,
+            key="compression_ratio",
+            label="Compression ratio",
+            description="raw bytes / gzip bytes of the batch (Shaib et al., 2024)",
+            higher_is_worse=True,
+            bounds=(0.0, None),
+            evaluate=_each(_compression_ratio),
+            support=_all_prompts,
         ),
         Metric(
-            "self_bleu",
-            "mean BLEU-4 of each output against all others (Zhu et al., 2018)",
-            _each(_self_bleu),
-            _all_prompts,
-            _UNIT,
-            True,
-            _self_bleu_per_prompt,
+            key="self_bleu",
+            label="Self-BLEU",
+            description="mean BLEU-4 of each output against all others (Zhu et al., 2018)",
+            higher_is_worse=True,
+            bounds=_UNIT,
+            evaluate=_each(_self_bleu),
+            support=_all_prompts,
+            per_prompt=_self_bleu_per_prompt,
         ),
         _ratio_metric(
-            "embedding_diversity_within",
-            "mean pairwise cosine distance among a prompt's samples, averaged over prompts",
             _within_embedding("within_distance"),
-            (0.0, 2.0),
-            False,
+            key="embedding_diversity_within",
+            label="Embedding diversity",
+            description="mean pairwise cosine distance among a prompt's samples, averaged over "
+            "prompts",
+            higher_is_worse=False,
+            bounds=(0.0, 2.0),
         ),
         Metric(
-            "embedding_diversity_across",
-            "mean cosine distance between outputs of different prompts",
-            _embedding_across,
-            _has_embeddings,
-            (0.0, 2.0),
-            False,
+            key="embedding_diversity_across",
+            label="Embedding diversity across",
+            description="mean cosine distance between outputs of different prompts",
+            higher_is_worse=False,
+            bounds=(0.0, 2.0),
+            evaluate=_embedding_across,
+            support=_has_embeddings,
         ),
         _ratio_metric(
-            "vendi_within",
-            "Vendi score of a prompt's samples, averaged over prompts (Friedman & Dieng, 2023)",
             _within_embedding("within_vendi"),
-            (1.0, None),
-            False,
+            key="vendi_within",
+            label="Vendi (within prompt)",
+            description="Vendi score of a prompt's samples, averaged over prompts (Friedman & "
+            "Dieng, 2023)",
+            higher_is_worse=False,
+            bounds=(1.0, None),
         ),
         Metric(
-            "vendi_across",
-            "Vendi score of the first sample of every prompt (Friedman & Dieng, 2023)",
-            _each(_vendi_across),
-            _has_embeddings,
-            (1.0, None),
-            False,
+            key="vendi_across",
+            label="Vendi (across prompts)",
+            description="Vendi score of the first sample of every prompt (Friedman & Dieng, 2023)",
+            higher_is_worse=False,
+            bounds=(1.0, None),
+            evaluate=_each(_vendi_across),
+            support=_has_embeddings,
         ),
         _ratio_metric(
-            "rare_entity_accuracy",
-            "share of probe answers holding a gold alias",
             _accuracy(),
-            _UNIT,
-            False,
+            key="rare_entity_accuracy",
+            label="Rare-entity accuracy",
+            description="share of probe answers holding a gold alias",
+            higher_is_worse=False,
+            bounds=_UNIT,
         ),
         _ratio_metric(
-            "accuracy_head", "accuracy on the most popular third of probes", _HEAD, _UNIT, False
+            _HEAD,
+            key="accuracy_head",
+            label="Accuracy head",
+            description="accuracy on the most popular third of probes",
+            higher_is_worse=False,
+            bounds=_UNIT,
         ),
         _ratio_metric(
-            "accuracy_torso",
-            "accuracy on the middle third of probes by popularity",
             _accuracy("torso"),
-            _UNIT,
-            False,
+            key="accuracy_torso",
+            label="Accuracy torso",
+            description="accuracy on the middle third of probes by popularity",
+            higher_is_worse=False,
+            bounds=_UNIT,
         ),
         _ratio_metric(
-            "accuracy_tail", "accuracy on the least popular third of probes", _TAIL, _UNIT, False
+            _TAIL,
+            key="accuracy_tail",
+            label="Accuracy tail",
+            description="accuracy on the least popular third of probes",
+            higher_is_worse=False,
+            bounds=_UNIT,
         ),
         Metric(
-            "tail_gap",
-            "head accuracy - tail accuracy",
-            _tail_gap,
-            _tail_gap_support,
-            (-1.0, 1.0),
-            True,
+            key="tail_gap",
+            label="Tail gap",
+            description="head accuracy - tail accuracy",
+            higher_is_worse=True,
+            bounds=(-1.0, 1.0),
+            evaluate=_tail_gap,
+            support=_tail_gap_support,
         ),
         _ratio_metric(
-            "confident_inaccuracy",
-            "share of wrong probe answers with no hedge or abstention",
             _CONFIDENT_INACCURACY,
-            _UNIT,
-            True,
+            key="confident_inaccuracy",
+            label="Confident inaccuracy",
+            description="share of wrong probe answers with no hedge or abstention",
+            higher_is_worse=True,
+            bounds=_UNIT,
         ),
         _ratio_metric(
-            "tail_vocabulary",
-            f"share of word tokens with Zipf frequency < {vocabulary.RARE_ZIPF}",
             _TAIL_VOCABULARY,
-            _UNIT,
-            False,
+            key="tail_vocabulary",
+            label="Tail vocabulary",
+            description=f"share of word tokens with Zipf frequency < {vocabulary.RARE_ZIPF}",
+            higher_is_worse=False,
+            bounds=_UNIT,
         ),
         _ratio_metric(
-            "mean_zipf", "mean Zipf frequency of content-word tokens", _MEAN_ZIPF, (0.0, 8.0), True
+            _MEAN_ZIPF,
+            key="mean_zipf",
+            label="Mean zipf",
+            description="mean Zipf frequency of content-word tokens",
+            higher_is_worse=True,
+            bounds=(0.0, 8.0),
+        ),
+        Metric(
+            key="blandness_index",
+            label="Blandness index",
+            description="0: as varied as the baseline, 100: degenerate text; the mean position "
+            "of its components between the baseline's value and degenerate text's",
+            higher_is_worse=True,
+            bounds=(0.0, 100.0),
+            components=blandness.COMPONENTS,
+            combine=blandness.blandness_index,
+            baseline_relative=True,
         ),
     ]
 }
+METRIC_KEYS: tuple[str, ...] = tuple(METRICS)

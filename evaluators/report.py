@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from evaluators.blandness import COMPONENTS, blandness_index
 from evaluators.embedding import Encoder, SentenceTransformerEncoder
-from evaluators.metrics import METRICS, Features, PromptOutputs
+from evaluators.features import Features, PromptOutputs
+from evaluators.metrics import METRIC_KEYS, METRICS, Metric
 from evaluators.stats import (
     JACKKNIFE_GROUPS,
     PermutationDesign,
@@ -21,8 +21,6 @@ from evaluators.stats import (
     sequential_permutation_p_value,
 )
 
-BLANDNESS = "blandness_index"
-METRIC_KEYS: tuple[str, ...] = (*METRICS, BLANDNESS)
 N_PERMUTATIONS = 1000
 ALPHA = 0.05
 
@@ -171,31 +169,46 @@ def _finite_or_none(value: float) -> float | None:
 def _metric_values(
     features: Features, masks: np.ndarray, keys: Iterable[str]
 ) -> dict[str, np.ndarray]:
-    """Each requested metric on each mask; the blandness index needs all its components."""
+    """Each requested measured metric on each mask, and the components of each requested
+    derived one."""
     wanted = set(keys)
+    needed = wanted | {part for key in wanted for part in METRICS[key].components}
     return {
         key: metric.evaluate(features, masks)
         for key, metric in METRICS.items()
-        if key in wanted or (BLANDNESS in wanted and key in COMPONENTS)
+        if key in needed and not metric.is_derived
     }
 
 
-def _blandness_rows(
-    values: Mapping[str, np.ndarray], baseline: Mapping[str, float] | None
+def _derived_rows(
+    metric: Metric, values: Mapping[str, np.ndarray], reference: Mapping[str, float] | None
 ) -> np.ndarray:
-    """The blandness index of each mask row, from the component values of the same row."""
+    """A derived metric on each mask row, from its components' values on the same row."""
     rows = len(next(iter(values.values())))
     return np.array(
         [
             _nan_if_none(
-                blandness_index(
-                    {key: float(v[row]) for key, v in values.items() if np.isfinite(v[row])},
-                    baseline,
+                metric.combine(
+                    {
+                        key: float(values[key][row])
+                        for key in metric.components
+                        if key in values and np.isfinite(values[key][row])
+                    },
+                    reference,
                 )
             )
             for row in range(rows)
         ]
     )
+
+
+def _add_derived(
+    values: dict[str, np.ndarray], keys: Iterable[str], reference: Mapping[str, float] | None
+) -> dict[str, np.ndarray]:
+    for key in keys:
+        if METRICS[key].is_derived:
+            values[key] = _derived_rows(METRICS[key], values, reference)
+    return values
 
 
 def _nan_if_none(value: float | None) -> float:
@@ -227,20 +240,21 @@ def score(
         ]
     )
     baseline_values = baseline.values() if isinstance(baseline, Report) else baseline
-    values = _metric_values(features, masks, METRIC_KEYS)
-    values[BLANDNESS] = _blandness_rows(values, baseline_values)
+    values = _add_derived(
+        _metric_values(features, masks, METRIC_KEYS), METRIC_KEYS, baseline_values
+    )
     metrics = {}
     for key, rows in values.items():
         if not np.isfinite(rows[0]):
             continue
+        metric = METRICS[key]
         support = (
-            METRICS[key].support(features)
-            if key in METRICS
-            else np.ones(features.n_prompts, dtype=bool)
+            metric.support(features) if metric.support else np.ones(features.n_prompts, dtype=bool)
         )
-        bounds = METRICS[key].bounds if key in METRICS else (0.0, 100.0)
         metrics[key] = MetricValue(
-            float(rows[0]), *jackknife_interval(rows[0], rows[1:], bounds), int(support.sum())
+            float(rows[0]),
+            *jackknife_interval(rows[0], rows[1:], metric.bounds),
+            int(support.sum()),
         )
     return Report(metrics, _prompt_breakdown(batch, features), _counts(features, len(masks) - 1))
 
@@ -297,7 +311,7 @@ def _permutation_design(baseline: Batch, candidate: Batch) -> PermutationDesign:
 
 class _PermutedDeltas:
     """Candidate-side minus baseline-side metric values on the permuted assignments, computed
-    chunk by chunk on demand and cached, since the blandness index reuses its components."""
+    chunk by chunk on demand and cached, since a derived metric reuses its components."""
 
     chunk_size = 50
 
@@ -311,21 +325,21 @@ class _PermutedDeltas:
 
     def _sides(self, key: str, chunk: int) -> tuple[np.ndarray, np.ndarray]:
         if (key, chunk) not in self._cache:
-            on_a = self._chunks[chunk]
-            if key == BLANDNESS:
+            on_a, metric = self._chunks[chunk], METRICS[key]
+            if metric.is_derived:
                 sides = [
-                    _blandness_rows(
-                        {
-                            component: self._sides(component, chunk)[side]
-                            for component in COMPONENTS
-                        },
+                    _derived_rows(
+                        metric,
+                        {part: self._sides(part, chunk)[side] for part in metric.components},
                         self._reference,
                     )
                     for side in (0, 1)
                 ]
             else:
-                evaluate = METRICS[key].evaluate
-                sides = [evaluate(self._features, on_a), evaluate(self._features, ~on_a)]
+                sides = [
+                    metric.evaluate(self._features, on_a),
+                    metric.evaluate(self._features, ~on_a),
+                ]
             self._cache[key, chunk] = np.stack(sides)
         return self._cache[key, chunk]
 
@@ -368,10 +382,9 @@ def compare(
     observed = design.observed[None, :]
     side_a = _metric_values(features, observed, keys)
     side_b = _metric_values(features, ~observed, keys)
+    # A derived metric of the two runs is measured from the same reference: the baseline's.
     reference = {key: float(rows[0]) for key, rows in side_a.items() if np.isfinite(rows[0])}
-    if BLANDNESS in keys:
-        side_a[BLANDNESS] = _blandness_rows(side_a, reference)
-        side_b[BLANDNESS] = _blandness_rows(side_b, reference)
+    side_a, side_b = (_add_derived(side, keys, reference) for side in (side_a, side_b))
     tested = [key for key in keys if np.isfinite(side_a[key][0]) and np.isfinite(side_b[key][0])]
     chunks = _PermutedDeltas(features, design.masks(n_permutations, seed), reference)
     raw = np.array(

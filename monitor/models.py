@@ -19,8 +19,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from evaluators import METRIC_KEYS
-from evaluators.metrics import METRICS
+from evaluators import METRIC_KEYS, METRICS
 from monitor import crypto
 
 
@@ -684,7 +683,7 @@ class AlertRule(models.Model):
         if self.kind == RuleKind.DOWN:
             return f"{self.window_runs} failed runs in a row"
         if self.kind == RuleKind.THRESHOLD:
-            side = ">" if metric_higher_is_worse(self.metric) else "<"
+            side = ">" if METRICS[self.metric].higher_is_worse else "<"
             return f"{self.metric} {side} {self.threshold:g}"
         if self.kind == RuleKind.DROP:
             return (
@@ -722,16 +721,6 @@ class AlertRule(models.Model):
     def notification_channels(self) -> list[Channel]:
         chosen = [channel for channel in self.channels.all() if channel.enabled]
         return chosen or list(Channel.objects.filter(is_default=True, enabled=True))
-
-
-def metric_higher_is_worse(metric: str) -> bool:
-    """Which way is a regression: up for repetition and blandness, down for diversity and
-    accuracy (the evaluators' own polarity of each metric)."""
-    if metric in METRICS:
-        return METRICS[metric].higher_is_blander
-    if metric in METRIC_KEYS:  # the blandness index: 0 as varied as baseline, 100 degenerate
-        return True
-    raise ValueError(f"unknown metric {metric!r}")
 
 
 class AlertState(models.TextChoices):

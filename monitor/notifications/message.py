@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from evaluators import is_correct
+from evaluators import METRICS, is_correct
 from monitor.charts import series_png
 from monitor.models import (
     AlertEvent,
@@ -19,7 +19,6 @@ from monitor.models import (
     EventKind,
     MetricPoint,
     RuleKind,
-    metric_higher_is_worse,
 )
 from monitor.services.baselines import baseline_for
 
@@ -144,7 +143,7 @@ def telling_samples(event: AlertEvent) -> list[dict]:
         for key, entry in run.report.get("prompts", {}).items()
         if metric in entry.get("metrics", {})
     }
-    worst_first = sorted(per_prompt, key=per_prompt.get, reverse=metric_higher_is_worse(metric))
+    worst_first = sorted(per_prompt, key=per_prompt.get, reverse=METRICS[metric].higher_is_worse)
     chosen = []
     for key in worst_first[:TELLING_SAMPLES]:
         samples = list(run.samples.filter(prompt__key=key, error="").select_related("prompt"))

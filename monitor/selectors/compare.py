@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from evaluators import METRICS
 from monitor.models import (
     Endpoint,
     Prompt,
@@ -14,7 +15,6 @@ from monitor.models import (
     Run,
     RunQuerySet,
     Sample,
-    metric_higher_is_worse,
 )
 from monitor.selectors.endpoint import latest_scored_run
 from monitor.selectors.metrics import HEADLINE_METRICS, metric_label, ordered_metrics
@@ -106,7 +106,7 @@ class ComparedMetric:
 
     @property
     def worse(self) -> bool:
-        return self.delta != 0 and (self.delta > 0) == metric_higher_is_worse(self.metric)
+        return self.delta != 0 and (self.delta > 0) == METRICS[self.metric].higher_is_worse
 
 
 def compared_metrics(run_a: Run, run_b: Run, tests: dict | None) -> list[ComparedMetric]:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from django.db.models import OuterRef, Subquery
 
-from monitor.models import Alert, Endpoint, MetricPoint, Run, metric_higher_is_worse
+from evaluators import METRICS
+from monitor.models import Alert, Endpoint, MetricPoint, Run
 from monitor.selectors.alerts import worst_state
 from monitor.selectors.metrics import HEADLINE_METRICS
 
@@ -46,7 +47,7 @@ class HeadlineCell:
     def trend_is_worse(self) -> bool:
         if self.trend not in {"up", "down"}:
             return False
-        return (self.trend == "up") == metric_higher_is_worse(self.metric)
+        return (self.trend == "up") == METRICS[self.metric].higher_is_worse
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from django.db.models import Avg, BigIntegerField, Count, Func, Max, Min, Value
 
-from monitor.models import Endpoint, MetricPoint, metric_higher_is_worse
+from evaluators import METRICS
+from monitor.models import Endpoint, MetricPoint
 from monitor.selectors.metrics import metric_description, metric_label
 
 CHART_POINTS = 300
@@ -139,7 +140,7 @@ def metric_chart(
         "metric": metric,
         "title": metric_label(metric),
         "description": metric_description(metric),
-        "higher_is_worse": metric_higher_is_worse(metric),
+        "higher_is_worse": METRICS[metric].higher_is_worse,
         "series": [_series_payload(points, label) for label, points in lines if points],
         "baseline": baseline,
         "baseline_run": baseline_run,

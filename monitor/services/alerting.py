@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import evaluators
+from evaluators import METRICS
 from evaluators.trend import mann_kendall
 from monitor.models import (
     NOTIFYING_EVENTS,
@@ -34,7 +35,6 @@ from monitor.models import (
     Run,
     RunStage,
     RunStatus,
-    metric_higher_is_worse,
 )
 from monitor.notifications import delivery
 from monitor.services import baselines, scoring
@@ -60,7 +60,7 @@ def worse_by(value: float, baseline: float, metric: str) -> float:
     """How much worse ``value`` is than ``baseline``, as a fraction of the baseline (negative:
     better). A zero baseline makes the plain difference the measure."""
     change = value - baseline
-    if not metric_higher_is_worse(metric):
+    if not METRICS[metric].higher_is_worse:
         change = -change
     return change / abs(baseline) if baseline else change
 
@@ -113,7 +113,7 @@ def evaluate_threshold(rule: AlertRule, context: RunContext) -> Evaluation:
     value = context.values.get(rule.metric)
     if value is None:
         return Evaluation(None, f"{rule.metric} was not measured on this run")
-    higher_is_worse = metric_higher_is_worse(rule.metric)
+    higher_is_worse = METRICS[rule.metric].higher_is_worse
     breached = value > rule.threshold if higher_is_worse else value < rule.threshold
     side = "above" if higher_is_worse else "below"
     return Evaluation(
@@ -149,7 +149,7 @@ def evaluate_creep(rule: AlertRule, context: RunContext) -> Evaluation:
     if rule.metric not in context.values or len(values) < rule.window_runs:
         return Evaluation(None, f"fewer than {rule.window_runs} scored runs of {rule.metric}")
     trend = mann_kendall(values)
-    higher_is_worse = metric_higher_is_worse(rule.metric)
+    higher_is_worse = METRICS[rule.metric].higher_is_worse
     p_value = trend.p_increasing if higher_is_worse else trend.p_decreasing
     drift = trend.slope * (len(values) - 1)
     scale = sum(abs(value) for value in values) / len(values)
@@ -227,6 +227,8 @@ def evaluate_run(run_id: int) -> list[AlertEvent]:
 
 
 def evaluate(rule: AlertRule, context: RunContext) -> Evaluation:
+    if rule.kind != RuleKind.DOWN and rule.metric not in METRICS:
+        return Evaluation(None, f"{rule.metric!r} is not a metric Tailwatch measures")
     if rule.kind != RuleKind.DOWN and context.run.scored_at is None:
         return Evaluation(None, "the run was not scored, so it says nothing about the metrics")
     try:

@@ -9,7 +9,7 @@ evaluated once the baseline endpoint's first run is scored (``runs_awaiting``).
 
 from __future__ import annotations
 
-from evaluators.report import BLANDNESS
+from evaluators import METRICS
 from monitor.models import AlertRule, Endpoint, RuleKind, Run
 
 
@@ -58,7 +58,8 @@ def blandness_reference(run: Run) -> Run | None:
 
 def depends_on_baseline(rule: AlertRule) -> bool:
     """Rules that judge a run against its baseline: they wait while the run awaits it."""
-    return rule.kind == RuleKind.DROP or rule.metric == BLANDNESS
+    metric = METRICS.get(rule.metric)
+    return rule.kind == RuleKind.DROP or (metric is not None and metric.baseline_relative)
 
 
 def runs_awaiting(run: Run) -> list[Run]:

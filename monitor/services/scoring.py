@@ -15,7 +15,6 @@ from django.db import transaction
 from django.utils import timezone
 
 import evaluators
-from evaluators.report import BLANDNESS
 from monitor.models import MetricPoint, PromptKind, Run, Sample
 from monitor.services import baselines
 
@@ -75,10 +74,12 @@ def run_batch(run: Run) -> evaluators.Batch:
 def _score_batch(batch: evaluators.Batch, run: Run, awaits_baseline: bool) -> evaluators.Report:
     embed = batch.embeddings is not None
     if awaits_baseline:
-        # Nothing to measure the blandness index from yet: leave it out rather than measure it
-        # from a stand-in; the run is rescored when its baseline is.
+        # Nothing to measure the blandness index (or any baseline-relative metric) from yet:
+        # leave it out rather than measure it from a stand-in; the run is rescored when its
+        # baseline is.
         report = evaluators.score(batch, embed=embed)
-        report.metrics.pop(BLANDNESS, None)
+        for key in [key for key in report.metrics if evaluators.METRICS[key].baseline_relative]:
+            del report.metrics[key]
         return report
     reference = baselines.blandness_reference(run)
     if reference is not None and reference.pk != run.pk:

@@ -1,0 +1,139 @@
+"""Sufficient statistics of a batch of outputs, from which every metric is computed.
+
+A batch is reduced once to per-output and per-prompt counts (:class:`Features`): tokens and
+n-gram tables, BLEU statistics, probe correctness, vocabulary counts, and embedding reductions.
+Every metric in :mod:`evaluators.metrics` is a function of these and a prompt selection mask,
+so resampling (jackknife replicates, permutations) re-aggregates counts instead of re-reading
+text.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from evaluators import embedding, lexical, probes, vocabulary
+from evaluators.bleu import SelfBleu
+from evaluators.tokenize import tokenize
+
+
+@dataclass(frozen=True)
+class PromptOutputs:
+    """The k sampled outputs of one prompt and, for a factual probe, its gold aliases and the
+    popularity of its entity."""
+
+    prompt_id: str
+    texts: tuple[str, ...]
+    gold: tuple[str, ...] | None = None
+    popularity: float | None = None
+
+
+@dataclass(frozen=True)
+class Features:
+    """Sufficient statistics of a list of prompts' outputs for every metric."""
+
+    prompt_ids: tuple[str, ...]
+    prompt_of_output: np.ndarray
+    texts: tuple[str, ...]
+    table: lexical.NgramTable
+    corpus_bleu: SelfBleu
+    within_prompt_bleu: np.ndarray
+    repetition: np.ndarray
+    vocabulary: np.ndarray
+    is_probe: np.ndarray
+    correct: np.ndarray
+    hedged: np.ndarray
+    tercile_of_prompt: tuple[str, ...]
+    unit_embeddings: np.ndarray | None
+    within_distance: np.ndarray
+    within_vendi: np.ndarray
+
+    @property
+    def n_prompts(self) -> int:
+        return len(self.prompt_ids)
+
+    @classmethod
+    def build(cls, prompts: Sequence[PromptOutputs], embeddings: np.ndarray | None) -> "Features":
+        """Tokenise, count and embed-reduce the outputs of ``prompts``; ``embeddings`` holds one
+        row per output in prompt order, or is None to skip the embedding metrics."""
+        texts = tuple(text for prompt in prompts for text in prompt.texts)
+        prompt_of_output = np.repeat(
+            np.arange(len(prompts)), [len(prompt.texts) for prompt in prompts]
+        )
+        token_lists = [tokenize(text) for text in texts]
+        table = lexical.NgramTable.build(token_lists)
+        within_bleu = SelfBleu(table, prompt_of_output).scores()
+        gold = [prompts[p].gold for p in prompt_of_output]
+        is_probe = np.array([aliases is not None for aliases in gold], dtype=bool)
+        correct = np.array(
+            [
+                aliases is not None and probes.is_correct(text, aliases)
+                for text, aliases in zip(texts, gold, strict=True)
+            ],
+            dtype=bool,
+        )
+        hedged = np.array(
+            [probe and probes.is_hedged(text) for text, probe in zip(texts, is_probe, strict=True)],
+            dtype=bool,
+        )
+        unit = None if embeddings is None else embedding.normalize_rows(embeddings)
+        if unit is not None and len(unit) != len(texts):
+            raise ValueError(f"got {len(unit)} embeddings for {len(texts)} outputs")
+        within_distance, within_vendi = _within_prompt_embedding(
+            unit, prompt_of_output, len(prompts)
+        )
+        return cls(
+            prompt_ids=tuple(prompt.prompt_id for prompt in prompts),
+            prompt_of_output=prompt_of_output,
+            texts=texts,
+            table=table,
+            corpus_bleu=SelfBleu(table),
+            within_prompt_bleu=within_bleu,
+            repetition=lexical.repetition_per_output(table),
+            vocabulary=np.array(
+                [vocabulary.vocabulary_counts(tokens) for tokens in token_lists], dtype=float
+            ).reshape(-1, 4),
+            is_probe=is_probe,
+            correct=correct,
+            hedged=hedged,
+            tercile_of_prompt=_terciles(prompts),
+            unit_embeddings=unit,
+            within_distance=within_distance,
+            within_vendi=within_vendi,
+        )
+
+    def per_prompt(self, per_output: np.ndarray) -> np.ndarray:
+        """Sum a per-output quantity within each prompt."""
+        return np.bincount(self.prompt_of_output, weights=per_output, minlength=self.n_prompts)
+
+    def kept_outputs(self, prompt_mask: np.ndarray) -> np.ndarray:
+        """The outputs of the selected prompts."""
+        return prompt_mask[self.prompt_of_output]
+
+
+def _terciles(prompts: Sequence[PromptOutputs]) -> tuple[str, ...]:
+    # Terciles are ranked over distinct prompt ids, so the two copies of a probe in a pooled
+    # comparison always share a tercile.
+    popularity = {
+        prompt.prompt_id: prompt.popularity
+        for prompt in prompts
+        if prompt.gold is not None and prompt.popularity is not None
+    }
+    labels = dict(
+        zip(popularity, probes.popularity_terciles(list(popularity.values())), strict=True)
+    )
+    return tuple(labels.get(prompt.prompt_id, "") for prompt in prompts)
+
+
+def _within_prompt_embedding(
+    unit: np.ndarray | None, prompt_of_output: np.ndarray, n_prompts: int
+) -> tuple[np.ndarray, np.ndarray]:
+    distance, vendi = np.full(n_prompts, np.nan), np.full(n_prompts, np.nan)
+    if unit is None:
+        return distance, vendi
+    for prompt in range(n_prompts):
+        rows = unit[prompt_of_output == prompt]
+        if len(rows) >= 2:
+            distance[prompt] = embedding.mean_pairwise_cosine_distance(rows)
+            vendi[prompt] = embedding.vendi_score(rows)
+    return distance, vendi
