@@ -420,6 +420,12 @@ class Run(models.Model):
         indexes = [
             models.Index(fields=["endpoint", "-created_at"], name="run_endpoint_recent"),
             models.Index(fields=["status", "lease_expires_at"], name="run_status_lease"),
+            # The dispatcher looks for finished runs not yet judged on every tick: few rows.
+            models.Index(
+                fields=["finished_at"],
+                condition=Q(alerts_evaluated_at__isnull=True),
+                name="run_not_yet_judged",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -452,13 +458,20 @@ class Run(models.Model):
         return self.status in SCORABLE_RUN_STATUSES
 
     @property
+    def is_ready_for_rules(self) -> bool:
+        """Finished and, if it has anything to score, scored: the alert rules can judge it."""
+        if self.is_active or self.alerts_evaluated_at:
+            return False
+        return not self.is_scorable or self.scored_at is not None or bool(self.score_error)
+
+    @property
     def stage(self) -> RunStage:
         if self.is_active:
             return RunStage.SAMPLING
-        if self.stage_error:
-            return RunStage.STOPPED
         if self.alerts_evaluated_at:
             return RunStage.EVALUATED
+        if self.stage_error:
+            return RunStage.STOPPED
         if self.awaits_baseline:
             return RunStage.WAITING_FOR_BASELINE
         if self.is_scorable and self.scored_at is None and not self.score_error:

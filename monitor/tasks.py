@@ -61,7 +61,12 @@ def score_run(run_id: int) -> str:
 
 @shared_task(name="monitor.tasks.evaluate_alerts", acks_late=True)
 def evaluate_alerts(run_id: int) -> list[str]:
-    return [f"{event.alert_id}:{event.kind}" for event in alerting.evaluate_run(run_id)]
+    events = alerting.evaluate_run(run_id)
+    # A later run of the endpoint that waited for this one's verdicts is judged next.
+    later = alerting.next_to_judge(run_id)
+    if later is not None:
+        queue.evaluate_alerts(later.pk)
+    return [f"{event.alert_id}:{event.kind}" for event in events]
 
 
 @shared_task(name="monitor.tasks.send_notification", bind=True, acks_late=True, max_retries=None)

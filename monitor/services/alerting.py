@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 import evaluators
@@ -33,7 +34,6 @@ from monitor.models import (
     RuleEvaluation,
     RuleKind,
     Run,
-    RunStage,
     RunStatus,
 )
 from monitor.notifications import delivery
@@ -201,12 +201,14 @@ def evaluate_run(run_id: int) -> list[AlertEvent]:
 
     Each rule's verdict (a ``RuleEvaluation``) commits in one transaction with the alert changes
     it causes, so a worker that dies halfway leaves every rule either fully judged or not judged
-    at all, and a retry judges only the rest. Rules that compare with the baseline wait while
-    the run awaits its baseline. ``Run.alerts_evaluated_at`` is set once every rule is judged.
+    at all, and a retry judges only the rest. An endpoint's runs are judged in the order they
+    ran: a run waits while an earlier one is still to be judged (``next_to_judge`` names it when
+    its turn comes). Rules that compare with the baseline wait while the run awaits its
+    baseline. ``Run.alerts_evaluated_at`` is set once every rule is judged.
     """
     run = Run.objects.select_related("endpoint").get(pk=run_id)
-    if run.alerts_evaluated_at or run.stage not in (RunStage.SCORED, RunStage.WAITING_FOR_BASELINE):
-        return []  # sampling or scoring comes first, or a repeated message
+    if not run.is_ready_for_rules or _earlier_runs_to_judge(run).exists():
+        return []  # sampling or scoring comes first, its turn has not come, or it was judged
     rules = AlertRule.for_endpoint(run.endpoint)
     judged = set(run.rule_evaluations.values_list("rule_id", flat=True))
     context = RunContext(run, rules)
@@ -218,12 +220,42 @@ def evaluate_run(run_id: int) -> list[AlertEvent]:
         if run.awaits_baseline and baselines.depends_on_baseline(rule):
             waiting = True
             continue
-        events += judge(rule, run, evaluate(rule, context))
+        events += judge(rule, run, context)
     if not waiting:
         Run.objects.filter(pk=run.pk, alerts_evaluated_at__isnull=True).update(
-            alerts_evaluated_at=timezone.now()
+            alerts_evaluated_at=timezone.now(), stage_error=""
         )
     return events
+
+
+def _earlier_runs_to_judge(run: Run) -> QuerySet[Run]:
+    """Finished runs of the same endpoint, older than ``run``, that the rules have yet to
+    judge. A run waiting for its baseline or given up holds nobody back."""
+    return Run.objects.finished().filter(
+        endpoint_id=run.endpoint_id,
+        created_at__lt=run.created_at,
+        alerts_evaluated_at__isnull=True,
+        awaits_baseline=False,
+        stage_error="",
+    )
+
+
+def next_to_judge(run_id: int) -> Run | None:
+    """The endpoint's next run to judge after ``run_id``, if it is ready and waits its turn."""
+    run = Run.objects.get(pk=run_id)
+    later = (
+        Run.objects.finished()
+        .filter(
+            endpoint_id=run.endpoint_id,
+            created_at__gt=run.created_at,
+            alerts_evaluated_at__isnull=True,
+        )
+        .order_by("created_at")
+        .first()
+    )
+    if later is None or not later.is_ready_for_rules or _earlier_runs_to_judge(later).exists():
+        return None
+    return later
 
 
 def evaluate(rule: AlertRule, context: RunContext) -> Evaluation:
@@ -238,28 +270,50 @@ def evaluate(rule: AlertRule, context: RunContext) -> Evaluation:
         return Evaluation(None, f"could not be evaluated: {exc}")
 
 
-def judge(rule: AlertRule, run: Run, evaluation: Evaluation) -> list[AlertEvent]:
+SUPERSEDED = Evaluation(None, "a later run of the endpoint was judged first")
+# Two workers opening the same rule's alert at once: the loser judges again, seeing the alert.
+JUDGE_ATTEMPTS = 3
+
+
+def judge(rule: AlertRule, run: Run, context: RunContext) -> list[AlertEvent]:
     """Record the rule's verdict on the run and move its alert, in one transaction; nothing if
-    another worker judged this (run, rule) first."""
-    try:
-        with transaction.atomic():
-            # A run judged after a later run of the same endpoint (its message was recovered
-            # late) is on record, but must not move the alert back in time.
-            superseded = RuleEvaluation.objects.filter(
-                rule=rule, run__endpoint_id=run.endpoint_id, run__created_at__gt=run.created_at
-            ).exists()
-            RuleEvaluation.objects.create(
-                run=run,
-                rule=rule,
-                outcome=_outcome(evaluation, superseded),
-                summary=evaluation.summary,
-                value=evaluation.value,
-                baseline_value=evaluation.baseline_value,
-                p_value=evaluation.p_value,
-            )
-            return [] if superseded else apply(rule, run, evaluation)
-    except IntegrityError:
-        return []
+    another worker judged this (run, rule) first.
+
+    The evaluation (a permutation test, maybe) is computed before the transaction, so no lock
+    is held meanwhile; inside it, the rule's row is locked, so judgements of one rule are taken
+    one at a time and each sees the verdicts and alerts the others committed."""
+    evaluation = SUPERSEDED if _superseded(rule, run) else evaluate(rule, context)
+    for _ in range(JUDGE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                list(AlertRule.objects.select_for_update().filter(pk=rule.pk).only("pk"))
+                if RuleEvaluation.objects.filter(run=run, rule=rule).exists():
+                    return []
+                superseded = evaluation is SUPERSEDED or _superseded(rule, run)
+                RuleEvaluation.objects.create(
+                    run=run,
+                    rule=rule,
+                    outcome=_outcome(evaluation, superseded),
+                    summary=SUPERSEDED.summary if superseded else evaluation.summary,
+                    value=evaluation.value,
+                    baseline_value=evaluation.baseline_value,
+                    p_value=evaluation.p_value,
+                )
+                return [] if superseded else apply(rule, run, evaluation)
+        except IntegrityError:
+            if RuleEvaluation.objects.filter(run=run, rule=rule).exists():
+                return []
+    raise RuntimeError(f"rule {rule.pk} on run {run.pk}: the alert kept changing underneath")
+
+
+def _superseded(rule: AlertRule, run: Run) -> bool:
+    """Whether a later run of the endpoint was judged by this rule (or, before verdicts were
+    recorded, evaluated): this run's verdict must not move the alert back in time."""
+    return (
+        Run.objects.filter(endpoint_id=run.endpoint_id, created_at__gt=run.created_at)
+        .filter(Q(rule_evaluations__rule=rule) | Q(alerts_evaluated_at__isnull=False))
+        .exists()
+    )
 
 
 def _outcome(evaluation: Evaluation, superseded: bool) -> str:

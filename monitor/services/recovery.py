@@ -57,9 +57,11 @@ def requeue_stalled_runs(now: datetime | None = None) -> list[Run]:
 
 def _give_up(run: Run) -> None:
     step = "scoring" if run.stage == RunStage.SAMPLED else "checking the alert rules"
+    minutes = settings.TAILWATCH_STAGE_GRACE_SECONDS // 60
     reason = (
-        f"gave up {step} after {MAX_STAGE_REQUEUES + 1} tries: each one stopped before it "
-        "finished (a worker killed or out of memory?); see the worker logs"
+        f"gave up {step} after {MAX_STAGE_REQUEUES + 1} tries {minutes} min apart: no worker "
+        "finished it (a worker killed or out of memory, or the queue far behind; see the "
+        "worker logs). It still completes if a worker gets to it."
     )
     log.error("run %s: %s", run.pk, reason)
     Run.objects.filter(pk=run.pk).update(stage_error=reason)

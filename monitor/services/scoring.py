@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 from functools import cache
+from typing import NoReturn
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 import evaluators
@@ -92,6 +93,12 @@ def _score_batch(batch: evaluators.Batch, run: Run, awaits_baseline: bool) -> ev
     return evaluators.score(batch, baseline=own, embed=embed)
 
 
+def _not_scorable(run: Run, reason: str, cause: Exception) -> NoReturn:
+    """Record why the run has no metrics; the rules that need none still judge it."""
+    Run.objects.filter(pk=run.pk).update(score_error=reason, scored_at=None, stage_error="")
+    raise RunNotScorableError(reason) from cause
+
+
 def score_run(run_id: int, *, again: bool = False) -> Run:
     """Score the run and replace its metric points. A run already scored is left as it is (a
     repeated message) unless it awaits its baseline or ``again`` asks for a re-score."""
@@ -104,8 +111,14 @@ def score_run(run_id: int, *, again: bool = False) -> Run:
     try:
         report = _score_batch(run_batch(run), run, awaits_baseline)
     except (RunNotScorableError, ValueError) as exc:
-        Run.objects.filter(pk=run.pk).update(score_error=str(exc), scored_at=None)
-        raise RunNotScorableError(str(exc)) from exc
+        _not_scorable(run, str(exc), exc)
+    except DatabaseError:
+        raise  # the database is away: the stage is retried, nothing is wrong with the run
+    except Exception as exc:
+        # A scorer that cannot work (say, an embedding model that will not load) is said on
+        # each run's page, rather than retried until the run is given up with no reason.
+        log.exception("run %s could not be scored", run.pk)
+        _not_scorable(run, f"scoring failed: {exc!r}", exc)
     time = run.finished_at or timezone.now()
     with transaction.atomic():
         MetricPoint.objects.filter(run=run).delete()
@@ -127,6 +140,9 @@ def score_run(run_id: int, *, again: bool = False) -> Run:
             scored_at=timezone.now(),
             score_error="",
             awaits_baseline=awaits_baseline,
+            # A late but healthy scoring undoes a give-up, and the next loss counts from zero.
+            stage_error="",
+            stage_requeues=0,
         )
     if awaits_baseline and not baselines.awaits_baseline(run):
         # The baseline was scored while this run was: no message will come for it.

@@ -16,6 +16,7 @@ from monitor.models import (
     NotificationStatus,
     RuleKind,
     Run,
+    RunStage,
     RunStatus,
 )
 from monitor.notifications import delivery
@@ -41,6 +42,14 @@ def endpoint(settings):
 def scored_run(endpoint, seed: int, vocabulary: int) -> Run:
     run = make_finished_run(endpoint, english_texts(seed, vocabulary, PROMPTS, SAMPLES))
     return scoring.score_run(run.pk)
+
+
+def pin_baseline(endpoint) -> Run:
+    """A healthy first run, judged and pinned as the baseline of the runs that follow."""
+    endpoint.baseline_run = scored_run(endpoint, seed=1, vocabulary=3000)
+    endpoint.save()
+    alerting.evaluate_run(endpoint.baseline_run.pk)
+    return endpoint.baseline_run
 
 
 def evaluate(run: Run) -> list[str]:
@@ -78,8 +87,7 @@ def test_a_drop_within_noise_fires_nothing(endpoint):
 
 
 def test_recovery_resolves_the_alert_and_says_so_once(endpoint):
-    endpoint.baseline_run = scored_run(endpoint, seed=1, vocabulary=3000)
-    endpoint.save()
+    pin_baseline(endpoint)
     evaluate(scored_run(endpoint, seed=2, vocabulary=120))
     assert evaluate(scored_run(endpoint, seed=3, vocabulary=120)) == []  # still firing, no mail
 
@@ -110,8 +118,7 @@ def test_a_slow_decline_fires_blandness_creep_although_no_step_is_significant(en
 
 def test_consecutive_breaches_make_a_pending_alert_fire(endpoint):
     AlertRule.objects.filter(endpoint=endpoint, metric="distinct_2").update(consecutive_runs=2)
-    endpoint.baseline_run = scored_run(endpoint, seed=1, vocabulary=3000)
-    endpoint.save()
+    pin_baseline(endpoint)
     assert evaluate(scored_run(endpoint, seed=2, vocabulary=120)) == ["distinct_2:pending"]
     assert evaluate(scored_run(endpoint, seed=3, vocabulary=120)) == ["distinct_2:fired"]
     assert Notification.objects.count() == 1
@@ -156,8 +163,7 @@ def test_a_duplicated_notification_task_sends_once(endpoint):
 
 
 def test_reminders_come_after_the_interval_unless_acknowledged(endpoint):
-    endpoint.baseline_run = scored_run(endpoint, seed=1, vocabulary=3000)
-    endpoint.save()
+    pin_baseline(endpoint)
     evaluate(scored_run(endpoint, seed=2, vocabulary=120))
     alert = Alert.objects.get()
     Alert.objects.filter(pk=alert.pk).update(last_notified_at=timezone.now() - timedelta(days=2))
@@ -169,8 +175,7 @@ def test_reminders_come_after_the_interval_unless_acknowledged(endpoint):
 
 
 def test_a_silenced_alert_changes_state_but_sends_nothing(endpoint):
-    endpoint.baseline_run = scored_run(endpoint, seed=1, vocabulary=3000)
-    endpoint.save()
+    pin_baseline(endpoint)
     evaluate(scored_run(endpoint, seed=2, vocabulary=120))
     alerting.silence(Alert.objects.get(), timezone.now() + timedelta(hours=4))
     assert evaluate(scored_run(endpoint, seed=3, vocabulary=3000)) == ["distinct_2:resolved"]
@@ -205,12 +210,52 @@ def test_a_worker_that_dies_while_judging_leaves_nothing_half_written(endpoint, 
 
 
 def test_an_older_run_judged_late_does_not_move_the_alert_back(endpoint):
-    endpoint.baseline_run = scored_run(endpoint, seed=1, vocabulary=3000)
-    endpoint.save()
+    pin_baseline(endpoint)
     collapsed = scored_run(endpoint, seed=2, vocabulary=120)
     recovered = scored_run(endpoint, seed=3, vocabulary=3000)
+    # The collapsed run's evaluation was given up; the next run is judged in its place...
+    Run.objects.filter(pk=collapsed.pk).update(stage_error="gave up")
     assert evaluate(recovered) == []
-    assert evaluate(collapsed) == []  # its message was lost and recovered after the next run's
+    # ...and the original message, arriving late after all, must not fire an old alarm.
+    assert evaluate(collapsed) == []
     assert not Alert.objects.exists()
     verdict = collapsed.rule_evaluations.get(rule__metric="distinct_2")
-    assert verdict.outcome == "superseded" and "vs baseline" in verdict.summary
+    assert verdict.outcome == "superseded" and "later run" in verdict.summary
+    collapsed.refresh_from_db()
+    assert collapsed.stage == RunStage.EVALUATED and not collapsed.stage_error
+
+
+def test_runs_are_judged_in_the_order_they_ran(endpoint):
+    AlertRule.objects.filter(endpoint=endpoint, metric="distinct_2").update(consecutive_runs=2)
+    pin_baseline(endpoint)
+    breach = scored_run(endpoint, seed=2, vocabulary=120)
+    clear = scored_run(endpoint, seed=3, vocabulary=3000)
+    breach_again = scored_run(endpoint, seed=4, vocabulary=120)
+    assert evaluate(breach) == ["distinct_2:pending"]
+    # The clear run's message is late: the next run waits for it instead of counting two
+    # breaches in a row that were not in a row.
+    assert evaluate(breach_again) == []
+    assert alerting.next_to_judge(breach.pk) is None or alerting.next_to_judge(breach.pk) == clear
+    assert evaluate(clear) == ["distinct_2:cleared"]
+    assert alerting.next_to_judge(clear.pk) == breach_again
+    assert evaluate(breach_again) == ["distinct_2:pending"]
+    assert not Alert.objects.filter(state=AlertState.FIRING).exists()
+
+
+def test_two_workers_opening_the_same_alert_at_once_both_keep_their_verdict(endpoint, monkeypatch):
+    AlertRule.objects.filter(endpoint=endpoint, metric="distinct_2").update(consecutive_runs=2)
+    pin_baseline(endpoint)
+    evaluate(scored_run(endpoint, seed=2, vocabulary=120))
+    second = scored_run(endpoint, seed=3, vocabulary=120)
+    # As on PostgreSQL when the other worker's alert was not yet committed: the first look
+    # finds no open alert, the insert then meets the one-open-alert constraint.
+    real = Alert.objects.select_for_update
+    looks = []
+
+    def first_look_misses_the_alert(*args, **kwargs):
+        looks.append(1)
+        return Alert.objects.none() if len(looks) == 1 else real(*args, **kwargs)
+
+    monkeypatch.setattr(Alert.objects, "select_for_update", first_look_misses_the_alert)
+    assert evaluate(second) == ["distinct_2:fired"]
+    assert second.rule_evaluations.get(rule__metric="distinct_2").outcome == "breached"

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from monitor import queue, tasks
-from monitor.models import Run, RunStage
+from monitor.models import AlertRule, RuleKind, Run, RunStage
 from monitor.services import recovery, scoring
 from tests.factories import english_texts, make_endpoint, make_finished_run, make_prompt_set
 
@@ -103,3 +103,61 @@ def test_a_repeated_scoring_message_does_not_score_again(endpoint):
     again = scoring.score_run(run.pk)
     assert again.scored_at == run.scored_at
     assert scoring.score_run(run.pk, again=True).scored_at > run.scored_at
+
+
+def test_scoring_that_was_given_up_but_finishes_late_is_still_judged(endpoint, enqueued):
+    run = finished_run(endpoint, minutes_ago=11)
+    later = timezone.now()
+    for _ in range(recovery.MAX_STAGE_REQUEUES + 1):
+        recovery.requeue_stalled_runs(later)
+        later += timedelta(minutes=11)
+    run.refresh_from_db()
+    assert run.stage == RunStage.STOPPED and "still completes" in run.stage_error
+
+    # The scoring queue was only far behind: its messages arrive after all.
+    for name, args in list(enqueued):
+        if name == queue.SCORE_RUN:
+            tasks.score_run(*args)
+    for name, args in list(enqueued):
+        if name == queue.EVALUATE_ALERTS:
+            tasks.evaluate_alerts(*args)
+    run.refresh_from_db()
+    assert run.stage == RunStage.EVALUATED and not run.stage_error
+    assert run.rule_evaluations.count() == len(AlertRule.for_endpoint(endpoint))
+
+
+def test_a_scorer_that_cannot_work_says_why_and_the_down_rule_still_judges(
+    endpoint, enqueued, settings, monkeypatch
+):
+    settings.TAILWATCH_EMBEDDINGS = True
+
+    def model_will_not_load():
+        raise OSError("no model at /models/minilm")
+
+    monkeypatch.setattr(scoring, "encoder", model_will_not_load)
+    run = finished_run(endpoint, minutes_ago=0)
+    assert tasks.score_run(run.pk) == "not scored"
+    run.refresh_from_db()
+    assert run.score_error == "scoring failed: OSError('no model at /models/minilm')"
+    assert enqueued[-1] == (queue.EVALUATE_ALERTS, [run.pk])
+    tasks.evaluate_alerts(run.pk)
+    run.refresh_from_db()
+    assert run.stage == RunStage.EVALUATED
+    assert run.rule_evaluations.get(rule__kind=RuleKind.DOWN).outcome == "clear"
+
+
+def test_runs_left_unjudged_before_an_upgrade_do_not_raise_old_alarms(endpoint, enqueued):
+    """Before verdicts were recorded, a run whose evaluation message was lost was simply never
+    judged; after the upgrade, recovery finds it, but a later run was judged since."""
+    AlertRule.objects.filter(endpoint=endpoint).delete()
+    rule = AlertRule.objects.create(
+        endpoint=endpoint, kind=RuleKind.THRESHOLD, metric="distinct_2", threshold=2.0
+    )  # always breached
+    old = scoring.score_run(finished_run(endpoint, minutes_ago=60 * 24 * 90).pk)
+    newer = scoring.score_run(finished_run(endpoint, minutes_ago=60 * 24 * 89).pk)
+    Run.objects.filter(pk=newer.pk).update(alerts_evaluated_at=timezone.now())
+
+    assert recovery.requeue_stalled_runs() == [old]
+    tasks.evaluate_alerts(old.pk)
+    assert old.rule_evaluations.get(rule=rule).outcome == "superseded"
+    assert not rule.alerts.exists()
