@@ -349,10 +349,14 @@ class RunQuerySet(models.QuerySet):
         """Fit to be a baseline: finished without failures and scored."""
         return self.filter(status=RunStatus.SUCCEEDED, scored_at__isnull=False)
 
+    def comparable_to(self, run: Run) -> RunQuerySet:
+        """Scored runs on the same prompts as ``run``, never ``run`` itself."""
+        same_prompts = self.filter(prompt_set_version_id=run.prompt_set_version_id)
+        return same_prompts.scored().exclude(pk=run.pk)
+
     def good_for(self, run: Run) -> RunQuerySet:
         """Good runs to compare ``run`` with: the same prompts, and never ``run`` itself."""
-        same_prompts = self.filter(prompt_set_version_id=run.prompt_set_version_id)
-        return same_prompts.good().exclude(pk=run.pk)
+        return self.comparable_to(run).good()
 
 
 class Run(models.Model):

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from django.db.models import Prefetch
 
-from monitor.models import PromptKind, RuleEvaluation, Run
+from monitor.models import AlertRule, PromptKind, RuleEvaluation, Run
 from monitor.selectors.metrics import metric_description, metric_label, ordered_metrics
+from monitor.services import baselines
 
 # Popularity buckets as the evaluators name them, rarest first: the tail is where collapse shows.
 TERCILES: tuple[tuple[str, str], ...] = (
@@ -116,5 +117,28 @@ def run_samples_by_prompt(run: Run) -> list[dict]:
     return [{"prompt": prompt, "samples": prompt.run_samples} for prompt in prompts]
 
 
-def rule_evaluations(run: Run) -> list[RuleEvaluation]:
-    return list(run.rule_evaluations.select_related("rule"))
+@dataclass(frozen=True)
+class RuleVerdict:
+    """One row of the run page's rule table: a recorded verdict, or a rule still waiting."""
+
+    rule: AlertRule
+    outcome: str
+    outcome_label: str
+    summary: str
+
+
+def rule_verdicts(run: Run) -> list[RuleVerdict]:
+    """What each alert rule said of the run, then the rules that wait for its baseline."""
+    judged: list[RuleEvaluation] = list(run.rule_evaluations.select_related("rule"))
+    rows = [
+        RuleVerdict(verdict.rule, verdict.outcome, verdict.get_outcome_display(), verdict.summary)
+        for verdict in judged
+    ]
+    if run.awaits_baseline and not run.alerts_evaluated_at:
+        judged_ids = {verdict.rule_id for verdict in judged}
+        rows += [
+            RuleVerdict(rule, "waiting", "Waiting", "judged once the baseline endpoint is scored")
+            for rule in AlertRule.for_endpoint(run.endpoint)
+            if rule.pk not in judged_ids and baselines.depends_on_baseline(rule)
+        ]
+    return rows

@@ -65,6 +65,11 @@ def worse_by(value: float, baseline: float, metric: str) -> float:
     return change / abs(baseline) if baseline else change
 
 
+def _in_words(worse: float) -> str:
+    """A relative change said the way a reader takes it: "12.3% worse" or "4.0% better"."""
+    return f"{abs(worse) * 100:.1f}% {'worse' if worse > 0 else 'better'}"
+
+
 class RunContext:
     """What the rules of one run need, each piece computed once and only if asked for."""
 
@@ -137,7 +142,7 @@ def evaluate_drop(rule: AlertRule, context: RunContext) -> Evaluation:
     return Evaluation(
         breached,
         f"{rule.metric} = {result.candidate:.4g} vs baseline {result.baseline:.4g} "
-        f"(run {context.baseline.pk}): {worse * 100:+.1f}% worse, p = {result.p_value:.3g}",
+        f"(run {context.baseline.pk}): {_in_words(worse)}, p = {result.p_value:.3g}",
         value=result.candidate,
         baseline_value=result.baseline,
         p_value=result.p_value,
@@ -159,7 +164,7 @@ def evaluate_creep(rule: AlertRule, context: RunContext) -> Evaluation:
     return Evaluation(
         breached,
         f"{rule.metric} over the last {len(values)} runs: {values[0]:.4g} → {values[-1]:.4g}, "
-        f"Sen slope {trend.slope:+.3g}/run ({relative * 100:+.1f}% worse), "
+        f"Sen slope {trend.slope:+.3g}/run ({_in_words(relative)}), "
         f"Mann–Kendall p = {p_value:.3g}",
         value=values[-1],
         baseline_value=values[0],

@@ -10,7 +10,7 @@ from monitor.models import Run
 from monitor.selectors.metrics import metric_label
 from monitor.selectors.run import (
     prompt_breakdown,
-    rule_evaluations,
+    rule_verdicts,
     run_metric_rows,
     run_samples_by_prompt,
     wrong_probes_by_bucket,
@@ -34,7 +34,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "breakdown_rows": prompt_rows,
         "wrong_probes": wrong_probes_by_bucket(run),
         "prompt_groups": run_samples_by_prompt(run),
-        "rule_evaluations": rule_evaluations(run),
+        "rule_verdicts": rule_verdicts(run),
     }
     return render(request, "monitor/run_detail.html", context)
 

@@ -259,3 +259,8 @@ def test_two_workers_opening_the_same_alert_at_once_both_keep_their_verdict(endp
     monkeypatch.setattr(Alert.objects, "select_for_update", first_look_misses_the_alert)
     assert evaluate(second) == ["distinct_2:fired"]
     assert second.rule_evaluations.get(rule__metric="distinct_2").outcome == "breached"
+
+
+def test_a_change_is_said_as_worse_or_better():
+    assert alerting._in_words(0.123) == "12.3% worse"
+    assert alerting._in_words(-0.04) == "4.0% better"

@@ -125,3 +125,16 @@ def test_scoring_a_baseline_queues_the_runs_that_waited_for_it(family, enqueued)
     tasks.score_run(baseline.pk)
     assert (queue.SCORE_RUN, [candidate.pk]) in enqueued
     assert (queue.EVALUATE_ALERTS, [baseline.pk]) in enqueued
+
+
+def test_a_baseline_endpoint_whose_runs_lost_a_few_samples_still_ends_the_wait(family):
+    from monitor.models import Run, RunStatus
+
+    old, new = family
+    candidate = scoring.score_run(finished(new, seed=2, vocabulary=120).pk)
+    partial = finished(old, seed=1, vocabulary=3000)
+    Run.objects.filter(pk=partial.pk).update(status=RunStatus.PARTIAL)
+    partial = scoring.score_run(partial.pk)
+    assert baselines.runs_awaiting(partial) == [candidate]
+    candidate = scoring.score_run(candidate.pk)
+    assert not candidate.awaits_baseline and baselines.baseline_for(candidate) == partial

@@ -68,6 +68,15 @@ def test_add_endpoint_registers_with_the_default_prompt_set(capsys):
     assert "Registered ollama-llama" in capsys.readouterr().out
 
 
+def test_add_endpoint_names_the_version_it_is_judged_against():
+    common = ["--base-url=http://vllm:8000/v1", "--model=bot", "--family=bot"]
+    call_command("add_endpoint", "bot-v1", *common)
+    call_command("add_endpoint", "bot-v2", *common, "--baseline-endpoint=bot-v1")
+    assert Endpoint.objects.get(name="bot-v2").baseline_endpoint.name == "bot-v1"
+    with pytest.raises(CommandError, match="no endpoint named 'bot-v0'"):
+        call_command("add_endpoint", "bot-v3", *common, "--baseline-endpoint=bot-v0")
+
+
 def test_add_endpoint_explains_what_is_wrong():
     with pytest.raises(CommandError, match="base_url: Enter an http"):
         call_command("add_endpoint", "x", "--base-url=ftp://x", "--model=m", "--family=f")

@@ -60,6 +60,7 @@ def test_the_run_page_says_which_stage_the_run_is_in(user_client, settings):
     page = user_client.get(run.get_absolute_url()).content.decode()
     assert "Waiting for the baseline: v1 has no scored run of prompts-" in page
     assert 'data-outcome="clear"' in page  # the endpoint-down rule needed no baseline
+    assert page.count('data-outcome="waiting"') == 5  # the drop and blandness rules
 
     scoring.score_run(make_finished_run(old, english_texts(2, 2000, 6, 2)).pk)
     scoring.score_run(run.pk)

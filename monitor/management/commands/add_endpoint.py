@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from monitor.forms import EndpointForm
-from monitor.models import PromptSet
+from monitor.models import Endpoint, PromptSet
 from monitor.services.seeding import DEFAULT_PROMPT_SET_NAME, default_prompt_set
 
 
@@ -25,6 +25,11 @@ class Command(BaseCommand):
         parser.add_argument("--max-tokens", type=int, default=256)
         parser.add_argument("--concurrency", type=int, default=4)
         parser.add_argument("--timeout", type=float, default=60.0)
+        parser.add_argument(
+            "--baseline-endpoint",
+            default="",
+            help="Name of the endpoint (another version) this one is judged against.",
+        )
 
     def handle(self, *args, **options) -> None:
         if options["prompt_set"] == DEFAULT_PROMPT_SET_NAME:
@@ -33,6 +38,11 @@ class Command(BaseCommand):
             prompt_set = PromptSet.objects.filter(name=options["prompt_set"]).first()
             if prompt_set is None:
                 raise CommandError(f"no prompt set named {options['prompt_set']!r}")
+        baseline = None
+        if options["baseline_endpoint"]:
+            baseline = Endpoint.objects.filter(name=options["baseline_endpoint"]).first()
+            if baseline is None:
+                raise CommandError(f"no endpoint named {options['baseline_endpoint']!r}")
         form = EndpointForm(
             data={
                 "name": options["name"],
@@ -43,6 +53,7 @@ class Command(BaseCommand):
                 "model": options["model"],
                 "api_key_env": options["api_key_env"],
                 "prompt_set": prompt_set.pk,
+                "baseline_endpoint": baseline.pk if baseline else "",
                 "samples_per_prompt": options["samples"],
                 "interval_minutes": options["interval"],
                 "temperature": options["temperature"],

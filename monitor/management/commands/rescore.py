@@ -8,7 +8,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
 from monitor.models import SCORABLE_RUN_STATUSES, Run
-from monitor.services import scoring
+from monitor.services import alerting, scoring
 
 
 def parse_since(value: str) -> datetime:
@@ -40,6 +40,8 @@ class Command(BaseCommand):
         for run_id in tqdm(run_ids, desc="rescoring", unit="run", file=self.stderr):
             try:
                 scoring.score_run(run_id, again=True)
+                # A run never judged (its evaluation was given up) is judged now, in order.
+                alerting.evaluate_run(run_id)
             except scoring.RunNotScorableError as exc:
                 failures += 1
                 self.stderr.write(f"run {run_id}: {exc}")
