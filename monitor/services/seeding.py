@@ -17,7 +17,7 @@ from monitor.services.endpoints import save_endpoint
 from monitor.services.prompts import add_version, parse_prompt_file
 
 DEFAULT_PROMPT_SET_NAME = "Tailwatch default"
-LAB_PROMPT_SET_NAME = "Tailwatch demo"
+LAB_PROMPT_SET_NAME = "Collapse lab probes"
 DEFAULT_PROMPT_FILES = ("open_prompts.jsonl", "probes.jsonl")
 # The lab endpoints sample every 8th shipped prompt: the same spread of kinds and popularity, in
 # a run short enough to repeat every few minutes on a laptop.

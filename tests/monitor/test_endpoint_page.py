@@ -65,7 +65,9 @@ def test_the_endpoint_page_embeds_downsampled_series_for_its_charts(user_client,
         family.collapsed_runs[0].report["metrics"]["distinct_2"]["value"],
     ]
     assert [marker["kind"] for marker in distinct["markers"]] == ["fired"]
-    assert 'id="endpoint-charts" type="application/json"' in response.content.decode()
+    page = response.content.decode()
+    assert 'id="endpoint-charts" type="application/json"' in page
+    assert page.count('<td data-stage="evaluated">Evaluated</td>') == 2  # each run's stage
     assert user_client.get(family.collapsed.get_absolute_url() + "?range=bogus").status_code == 200
 
 
