@@ -83,7 +83,7 @@ def _score_batch(batch: evaluators.Batch, run: Run, awaits_baseline: bool) -> ev
             del report.metrics[key]
         return report
     reference = baselines.blandness_reference(run)
-    if reference is not None and reference.pk != run.pk:
+    if reference is not None and reference.pk != run.pk and reference.report:
         return evaluators.score(
             batch, baseline=evaluators.Report.from_dict(reference.report), embed=embed
         )
