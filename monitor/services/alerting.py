@@ -212,7 +212,7 @@ def evaluate_run(run_id: int) -> list[AlertEvent]:
     baseline. ``Run.alerts_evaluated_at`` is set once every rule is judged.
     """
     run = Run.objects.select_related("endpoint").get(pk=run_id)
-    if not run.is_ready_for_rules or _earlier_runs_to_judge(run).exists():
+    if not run.is_ready_for_rules or earlier_runs_to_judge(run).exists():
         return []  # sampling or scoring comes first, its turn has not come, or it was judged
     rules = AlertRule.for_endpoint(run.endpoint)
     judged = set(run.rule_evaluations.values_list("rule_id", flat=True))
@@ -233,7 +233,7 @@ def evaluate_run(run_id: int) -> list[AlertEvent]:
     return events
 
 
-def _earlier_runs_to_judge(run: Run) -> QuerySet[Run]:
+def earlier_runs_to_judge(run: Run) -> QuerySet[Run]:
     """Finished runs of the same endpoint, older than ``run``, that the rules have yet to
     judge. A run waiting for its baseline or given up holds nobody back."""
     return Run.objects.finished().filter(
@@ -258,7 +258,7 @@ def next_to_judge(run_id: int) -> Run | None:
         .order_by("created_at")
         .first()
     )
-    if later is None or not later.is_ready_for_rules or _earlier_runs_to_judge(later).exists():
+    if later is None or not later.is_ready_for_rules or earlier_runs_to_judge(later).exists():
         return None
     return later
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from monitor import queue
 from monitor.models import Run, RunStage
-from monitor.services import baselines
+from monitor.services import alerting, baselines
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,10 @@ def requeue_stalled_runs(now: datetime | None = None) -> list[Run]:
     )
     requeued = []
     for run in stalled:
-        if run.awaits_baseline and baselines.awaits_baseline(run):
-            # Not stuck, waiting: look again after another grace period.
+        waiting_its_turn = run.is_ready_for_rules and alerting.earlier_runs_to_judge(run).exists()
+        if waiting_its_turn or (run.awaits_baseline and baselines.awaits_baseline(run)):
+            # Not stuck, waiting (for its baseline, or for an earlier run to be judged first):
+            # look again after another grace period.
             Run.objects.filter(pk=run.pk).update(stage_queued_at=now)
             continue
         if run.stage_requeues >= MAX_STAGE_REQUEUES:

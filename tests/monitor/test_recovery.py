@@ -161,3 +161,18 @@ def test_runs_left_unjudged_before_an_upgrade_do_not_raise_old_alarms(endpoint, 
     tasks.evaluate_alerts(old.pk)
     assert old.rule_evaluations.get(rule=rule).outcome == "superseded"
     assert not rule.alerts.exists()
+
+
+def test_a_run_waiting_its_turn_behind_a_stuck_run_is_not_counted_as_stuck(endpoint, enqueued):
+    stuck = finished_run(endpoint, minutes_ago=30)  # its scoring message was lost
+    behind = scoring.score_run(finished_run(endpoint, minutes_ago=20).pk)
+    tasks.evaluate_alerts(behind.pk)  # deferred: the earlier run is judged first
+    Run.objects.filter(pk=behind.pk).update(stage_queued_at=timezone.now() - timedelta(hours=1))
+
+    assert recovery.requeue_stalled_runs() == [stuck]
+    behind.refresh_from_db()
+    assert behind.stage == RunStage.SCORED and behind.stage_requeues == 0
+
+    tasks.score_run(stuck.pk)
+    tasks.evaluate_alerts(stuck.pk)
+    assert enqueued[-1] == (queue.EVALUATE_ALERTS, [behind.pk])  # its turn has come
