@@ -9,8 +9,11 @@ degenerate output takes (every output the same few words):
 and the index is 100 * mean_m b_m over the components the run has. So 0 means "as varied as
 the baseline, or more", 100 means "as bland as text can be", and the index of a baseline
 against itself is 0. Components cover word choice (distinct-2, the rarefied counts of rare and
-of all word types, mean Zipf), repetition (rep-4, Self-BLEU, compression ratio) and meaning
-(embedding diversity within and across prompts), so no single family dominates. Every
+of all word types, mean Zipf), repetition (rep-4) and meaning (embedding diversity within and
+across prompts), so no single family dominates. Self-BLEU and the compression ratio are left
+out: they move with distinct-n (both flagged the same generations of the project's recursive
+chain), and each re-reads every output on every permutation of the alert policy's test, which
+would make that test many times slower. Every
 length-sensitive component is its length-matched form (:mod:`evaluators.length`), measured at
 the window shared with the reference, so answering at another length moves the index neither
 way.
@@ -30,8 +33,6 @@ DEFAULT_REFERENCE: dict[str, float] = {
     "types_per_1k_matched": 420.0,
     "mean_zipf": 4.6,
     "rep_4_matched": 0.01,
-    "self_bleu_matched": 0.3,
-    "compression_ratio_matched": 2.5,
     "embedding_diversity_within_matched": 0.5,
     "embedding_diversity_across_matched": 0.9,
 }
@@ -43,8 +44,6 @@ DEGENERATE: dict[str, float] = {
     "types_per_1k_matched": 0.0,
     "mean_zipf": 6.0,
     "rep_4_matched": 1.0,
-    "self_bleu_matched": 1.0,
-    "compression_ratio_matched": 10.0,
     "embedding_diversity_within_matched": 0.0,
     "embedding_diversity_across_matched": 0.0,
 }

@@ -128,8 +128,8 @@ def compare(
     window = length.shared_window(
         baseline.natural_window, candidate.natural_window, window_of(reference)
     )
-    features = batch_features([baseline, candidate], window, encoder, embed)
     keys = list(metrics or METRIC_KEYS)
+    features = batch_features([baseline, candidate], window, encoder, embed, keys)
     design = _permutation_design(baseline, candidate)
     observed = design.observed[None, :]
     side_a = metric_values(features, observed, keys)

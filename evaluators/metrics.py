@@ -34,7 +34,8 @@ class Metric:
     ``baseline_relative`` says that reference is another run, so the metric means nothing
     without one. ``warning_sign`` is False for context that is neither better nor worse (the
     answers' length); ``length_matched`` marks the metrics computed on a common window of
-    tokens (:mod:`evaluators.length`)."""
+    tokens (:mod:`evaluators.length`); ``uses_embeddings`` those read from sentence
+    embeddings."""
 
     key: str
     label: str
@@ -49,6 +50,7 @@ class Metric:
     baseline_relative: bool = False
     warning_sign: bool = True
     length_matched: bool = False
+    uses_embeddings: bool = False
 
     @property
     def is_derived(self) -> bool:
@@ -267,6 +269,7 @@ def _matched(metric: Metric) -> Metric:
         evaluate=evaluate,
         support=support,
         length_matched=True,
+        uses_embeddings=metric.uses_embeddings,
     )
 
 
@@ -353,6 +356,7 @@ METRICS: dict[str, Metric] = {
             "prompts",
             higher_is_worse=False,
             bounds=(0.0, 2.0),
+            uses_embeddings=True,
         ),
         Metric(
             key="embedding_diversity_across",
@@ -362,6 +366,7 @@ METRICS: dict[str, Metric] = {
             bounds=(0.0, 2.0),
             evaluate=_embedding_across,
             support=_has_embeddings,
+            uses_embeddings=True,
         ),
         _ratio_metric(
             _within_embedding("within_vendi"),
@@ -371,6 +376,7 @@ METRICS: dict[str, Metric] = {
             "Dieng, 2023)",
             higher_is_worse=False,
             bounds=(1.0, None),
+            uses_embeddings=True,
         ),
         Metric(
             key="vendi_across",
@@ -380,6 +386,7 @@ METRICS: dict[str, Metric] = {
             bounds=(1.0, None),
             evaluate=_each(_vendi_across),
             support=_has_embeddings,
+            uses_embeddings=True,
         ),
         _ratio_metric(
             _accuracy(),

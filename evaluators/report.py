@@ -169,14 +169,28 @@ def _encode(batches: Sequence[Batch], encoder: Encoder | None, embed: bool) -> n
 
 
 def batch_features(
-    batches: Sequence[Batch], window: int, encoder: Encoder | None, embed: bool
+    batches: Sequence[Batch],
+    window: int,
+    encoder: Encoder | None,
+    embed: bool,
+    keys: Iterable[str] = METRIC_KEYS,
 ) -> Features:
     """The pooled batches' statistics, full and cut to ``window`` tokens. The cut outputs are
-    embedded with ``encoder`` (default: all-MiniLM-L6-v2) when the full ones are."""
+    embedded with ``encoder`` (default: all-MiniLM-L6-v2) when the full ones are and one of the
+    metrics ``keys`` (or their components) needs it."""
     embeddings = _encode(batches, encoder, embed)
-    window_encoder = (encoder or SentenceTransformerEncoder()) if embed else None
+    needed = _with_components(keys)
+    embed_windows = embed and any(
+        METRICS[key].length_matched and METRICS[key].uses_embeddings for key in needed
+    )
+    window_encoder = (encoder or SentenceTransformerEncoder()) if embed_windows else None
     prompts = [prompt for batch in batches for prompt in batch.prompts]
     return Features.build(prompts, embeddings, window, window_encoder)
+
+
+def _with_components(keys: Iterable[str]) -> set[str]:
+    wanted = set(keys)
+    return wanted | {part for key in wanted for part in METRICS[key].components}
 
 
 Reference = Report | Batch | Mapping[str, float] | None
@@ -199,9 +213,10 @@ def reference_values(
     if isinstance(reference, Report):
         return reference.values()
     if isinstance(reference, Batch):
-        features = batch_features([reference], window, encoder, embed)
+        derived = [key for key, metric in METRICS.items() if metric.is_derived]
+        features = batch_features([reference], window, encoder, embed, derived)
         full = np.ones((1, features.n_prompts), dtype=bool)
-        values = metric_values(features, full, METRIC_KEYS)
+        values = metric_values(features, full, derived)
         return {key: float(rows[0]) for key, rows in values.items() if np.isfinite(rows[0])}
     return reference
 
@@ -215,8 +230,7 @@ def metric_values(
 ) -> dict[str, np.ndarray]:
     """Each requested measured metric on each mask, and the components of each requested
     derived one."""
-    wanted = set(keys)
-    needed = wanted | {part for key in wanted for part in METRICS[key].components}
+    needed = _with_components(keys)
     return {
         key: metric.evaluate(features, masks)
         for key, metric in METRICS.items()

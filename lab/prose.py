@@ -44,6 +44,8 @@ PROSE_PATH = Path(__file__).resolve().parent / "data" / "prose.txt"
 SECTION_MARK = "## "
 ORDER = 3
 SEED_WORDS = 2
+# Room each passage of a draw is placed in (see draw).
+SLOT_WORDS = 60
 # Longer than any sentence of the source (the longest has about 200 words), so a sampled
 # sentence is cut short only when a model has drifted into run-on text.
 MAX_SENTENCE_WORDS = 250
@@ -217,19 +219,22 @@ def draw(
 
     Sections are chosen by ``seed`` unless ``ids`` names them (a paired design); passage
     positions always come from ``seed``, so two seeds give independent samples. A prompt's
-    passages never overlap: they are placed uniformly at random, disjoint, in the section's
-    text extended to at least ``samples * words`` words by the sections after it (wrapping
-    round the end of the source). Overlapping passages would repeat one another's bigrams and
-    make human text look as repetitive as a collapsed model.
+    passages never overlap: they start slots of ``max(words, SLOT_WORDS)`` words placed
+    uniformly at random, disjoint, in the section's text extended to at least ``samples`` slots
+    by the sections after it (wrapping round the end of the source). Overlapping passages would
+    repeat one another's bigrams and make human text look as repetitive as a collapsed model.
+    Slots do not depend on ``words`` (up to ``SLOT_WORDS``), so a 30-word answer is drawn
+    exactly as the first 30 words of a 60-word one: the two lengths are one source.
     """
     chosen = list(ids) if ids is not None else prompt_ids(seed, prompts, words)
     rng = np.random.default_rng([seed, _PASSAGES])
     stream, starts = _stream()
+    slot = max(words, SLOT_WORDS)
     rows = []
     for name in chosen:
-        span = max(len(_section_index()[name].words), samples * words)
-        gaps = np.sort(rng.integers(0, span - samples * words + 1, samples))
-        for start in starts[name] + gaps + words * np.arange(samples):
+        span = max(len(_section_index()[name].words), samples * slot)
+        gaps = np.sort(rng.integers(0, span - samples * slot + 1, samples))
+        for start in starts[name] + gaps + slot * np.arange(samples):
             passage = (stream[i % len(stream)] for i in range(start, start + words))
             rows.append({"prompt_id": name, "text": " ".join(passage)})
     return rows

@@ -164,6 +164,7 @@ class AlertRuleForm(forms.ModelForm):
             "severity",
             "threshold",
             "change_percent",
+            "noise_floor",
             "p_value",
             "window_runs",
             "consecutive_runs",

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from evaluators import METRIC_KEYS, METRICS
+from evaluators.policy import DEFAULT_POLICY
 from monitor import crypto
 
 
@@ -624,15 +625,30 @@ class Severity(models.TextChoices):
     CRITICAL = "critical", "Critical"
 
 
-# The rules every new endpoint starts with; see README "Alerts".
-DEFAULT_RULES = [
-    {"kind": RuleKind.DOWN, "severity": Severity.CRITICAL, "window_runs": 3},
-    {"kind": RuleKind.DROP, "metric": "rare_entity_accuracy", "severity": Severity.CRITICAL},
-    {"kind": RuleKind.DROP, "metric": "accuracy_tail", "severity": Severity.WARNING},
-    {"kind": RuleKind.DROP, "metric": "distinct_2", "severity": Severity.WARNING},
-    {"kind": RuleKind.DROP, "metric": "embedding_diversity_within", "severity": Severity.WARNING},
-    {"kind": RuleKind.CREEP, "metric": "blandness_index", "severity": Severity.WARNING},
-]
+def _default_rules() -> list[dict]:
+    """The rules every new endpoint starts with (see README "Alerts"): endpoint down, a drop
+    rule for each metric the alert policy watches, judged as the CLI gate judges them (one
+    policy, :mod:`evaluators.policy`), and blandness creep."""
+    policy = DEFAULT_POLICY
+    drops = [
+        {
+            "kind": RuleKind.DROP,
+            "metric": watch.metric,
+            "severity": watch.severity,
+            "change_percent": 0.0,
+            "noise_floor": policy.noise_floor,
+            "p_value": policy.alpha,
+        }
+        for watch in policy.watches
+    ]
+    return [
+        {"kind": RuleKind.DOWN, "severity": Severity.CRITICAL, "window_runs": 3},
+        *drops,
+        {"kind": RuleKind.CREEP, "metric": "blandness_index", "severity": Severity.WARNING},
+    ]
+
+
+DEFAULT_RULES = _default_rules()
 
 
 class AlertRule(models.Model):
@@ -663,8 +679,14 @@ class AlertRule(models.Model):
     change_percent = models.FloatField(
         default=10.0,
         validators=[MinValueValidator(0.0)],
-        help_text="Drop: worse than the baseline by more than this. Creep: total drift over "
-        "the window larger than this.",
+        help_text="Drop: worse than the baseline by more than this many percent. Creep: total "
+        "drift over the window larger than this.",
+    )
+    noise_floor = models.FloatField(
+        default=2.0,
+        validators=[MinValueValidator(0.0)],
+        help_text="Drop: worse than the baseline by more than this many standard errors of the "
+        "baseline's value (its spread over prompts), so each metric's own noise sets its bar.",
     )
     p_value = models.FloatField(
         default=0.05,
@@ -703,8 +725,10 @@ class AlertRule(models.Model):
             side = ">" if METRICS[self.metric].higher_is_worse else "<"
             return f"{self.metric} {side} {self.threshold:g}"
         if self.kind == RuleKind.DROP:
+            floors = [f">{self.noise_floor:g} standard errors"] if self.noise_floor else []
+            floors += [f">{self.change_percent:g}%"] if self.change_percent else []
             return (
-                f"{self.metric} worse than baseline by >{self.change_percent:g}% "
+                f"{self.metric} worse than baseline by {' and '.join(floors) or 'any amount'} "
                 f"(p<{self.p_value:g})"
             )
         return (

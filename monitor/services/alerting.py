@@ -19,7 +19,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 import evaluators
-from evaluators import METRICS
+from evaluators import METRICS, policy
 from evaluators.trend import mann_kendall
 from monitor.models import (
     NOTIFYING_EVENTS,
@@ -42,8 +42,6 @@ from monitor.services.comparison import compare_runs
 
 log = logging.getLogger(__name__)
 
-PERMUTATIONS = 1000
-
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -56,18 +54,19 @@ class Evaluation:
     p_value: float | None = None
 
 
-def worse_by(value: float, baseline: float, metric: str) -> float:
-    """How much worse ``value`` is than ``baseline``, as a fraction of the baseline (negative:
-    better). A zero baseline makes the plain difference the measure."""
-    change = value - baseline
-    if not METRICS[metric].higher_is_worse:
-        change = -change
-    return change / abs(baseline) if baseline else change
-
-
-def _in_words(worse: float) -> str:
-    """A relative change said the way a reader takes it: "12.3% worse" or "4.0% better"."""
-    return f"{abs(worse) * 100:.1f}% {'worse' if worse > 0 else 'better'}"
+def change_in_words(value: float, baseline: float, metric: str) -> str:
+    """A change said the way a reader takes it, its sign and its meaning never at odds:
+    "down 12.3%, the worse direction", "up 0.8 from 0, the worse direction"."""
+    if value == baseline:
+        return "unchanged"
+    way = "up" if value > baseline else "down"
+    amount = (
+        f"{abs(value - baseline) / abs(baseline) * 100:.1f}%"
+        if baseline
+        else f"{abs(value - baseline):.3g} from 0"
+    )
+    meaning = "the worse" if policy.worse_by(value, baseline, metric) > 0 else "the better"
+    return f"{way} {amount}, {meaning} direction"
 
 
 class RunContext:
@@ -98,7 +97,12 @@ class RunContext:
         if not metrics:
             return {}
         return compare_runs(
-            self.baseline, self.run, metrics, n_permutations=PERMUTATIONS, seed=self.run.pk
+            self.baseline,
+            self.run,
+            metrics,
+            n_permutations=policy.DEFAULT_POLICY.n_permutations,
+            seed=self.run.pk,
+            reference=baselines.blandness_reference(self.run),
         )
 
     def recent_values(self, metric: str, count: int) -> list[float]:
@@ -137,12 +141,15 @@ def evaluate_drop(rule: AlertRule, context: RunContext) -> Evaluation:
     result = context.comparison.get(rule.metric)
     if result is None:
         return Evaluation(None, f"{rule.metric} cannot be compared with the baseline run")
-    worse = worse_by(result.candidate, result.baseline, rule.metric)
-    breached = worse * 100 > rule.change_percent and result.p_value < rule.p_value
+    breached = policy.is_regression(
+        rule.metric, result, rule.p_value, rule.noise_floor, rule.change_percent
+    )
     return Evaluation(
         breached,
         f"{rule.metric} = {result.candidate:.4g} vs baseline {result.baseline:.4g} "
-        f"(run {context.baseline.pk}): {_in_words(worse)}, p = {result.p_value:.3g}",
+        f"(run {context.baseline.pk}): "
+        f"{change_in_words(result.candidate, result.baseline, rule.metric)}, "
+        f"p = {result.p_value:.3g}",
         value=result.candidate,
         baseline_value=result.baseline,
         p_value=result.p_value,
@@ -164,7 +171,9 @@ def evaluate_creep(rule: AlertRule, context: RunContext) -> Evaluation:
     return Evaluation(
         breached,
         f"{rule.metric} over the last {len(values)} runs: {values[0]:.4g} → {values[-1]:.4g}, "
-        f"Sen slope {trend.slope:+.3g}/run ({_in_words(relative)}), "
+        f"Sen slope {trend.slope:+.3g}/run "
+        f"({'the worse' if relative > 0 else 'the better'} direction, "
+        f"{abs(relative) * 100:.1f}% of its mean over the window), "
         f"Mann–Kendall p = {p_value:.3g}",
         value=values[-1],
         baseline_value=values[0],

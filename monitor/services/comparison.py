@@ -13,28 +13,50 @@ from monitor.services import scoring
 # Self-BLEU and the compression ratio re-read every output on each permutation, which takes tens
 # of seconds on large runs; the page tests the other metrics, with fewer permutations than the
 # alerting pipeline, so that a comparison is computed within a few seconds.
-SLOW_METRICS = frozenset({"self_bleu", "compression_ratio"})
+SLOW_METRICS = frozenset(
+    {"self_bleu", "compression_ratio", "self_bleu_matched", "compression_ratio_matched"}
+)
 PAGE_PERMUTATIONS = 500
+
 # A scored run's samples never change, so neither does a test between two of them; a day bounds
 # the cache after a re-score with other settings.
 CACHE_SECONDS = 24 * 3600
 
 
 def compare_runs(
-    baseline: Run, candidate: Run, metrics: Sequence[str], *, n_permutations: int, seed: int = 0
+    baseline: Run,
+    candidate: Run,
+    metrics: Sequence[str],
+    *,
+    n_permutations: int,
+    seed: int = 0,
+    reference: Run | None = None,
 ) -> dict[str, evaluators.MetricComparison]:
     """Does ``candidate`` differ from ``baseline``? A prompt-level permutation test per metric,
-    Holm-adjusted across ``metrics``. Both runs were scored with the same settings, so both have
-    stored embeddings or neither: they are reused and no model is loaded."""
+    Holm-adjusted across ``metrics``, at the length both runs (and ``reference``) share. The
+    blandness index of both is measured from ``reference``, the run its stored series is
+    measured from, so the test's figures are the dashboard's. Both runs were scored with the
+    same settings, so both have stored embeddings or neither; they are reused, and only the
+    outputs cut to the shared length are embedded, when a length-matched embedding metric is
+    asked for."""
     baseline_batch, candidate_batch = scoring.run_batch(baseline), scoring.run_batch(candidate)
+    embed = baseline_batch.embeddings is not None and candidate_batch.embeddings is not None
     return evaluators.compare(
         baseline_batch,
         candidate_batch,
         metrics,
         n_permutations=n_permutations,
         seed=seed,
-        embed=baseline_batch.embeddings is not None and candidate_batch.embeddings is not None,
+        embed=embed,
+        encoder=scoring.encoder() if embed else None,
+        reference=_batch_or_none(reference),
     )
+
+
+def _batch_or_none(run: Run | None) -> evaluators.Batch | None:
+    """The run's outputs, if there is a run and its samples are still kept."""
+    reference = scoring.reference_of_scale(run) if run is not None else None
+    return reference if isinstance(reference, evaluators.Batch) else None
 
 
 def tested_metrics(run_a: Run, run_b: Run) -> list[str]:

@@ -74,23 +74,30 @@ def run_batch(run: Run) -> evaluators.Batch:
 
 def _score_batch(batch: evaluators.Batch, run: Run, awaits_baseline: bool) -> evaluators.Report:
     embed = batch.embeddings is not None
+    options = {"embed": embed, "encoder": encoder() if embed else None}
     if awaits_baseline:
         # Nothing to measure the blandness index (or any baseline-relative metric) from yet:
         # leave it out rather than measure it from a stand-in; the run is rescored when its
         # baseline is.
-        report = evaluators.score(batch, embed=embed)
+        report = evaluators.score(batch, **options)
         for key in [key for key in report.metrics if evaluators.METRICS[key].baseline_relative]:
             del report.metrics[key]
         return report
     reference = baselines.blandness_reference(run)
-    if reference is not None and reference.pk != run.pk and reference.report:
-        return evaluators.score(
-            batch, baseline=evaluators.Report.from_dict(reference.report), embed=embed
-        )
-    # The endpoint's first good run is the start of its own scale: score it once to get the
-    # reference values, then again against them, so its index is 0.
-    own = evaluators.score(batch, embed=embed)
-    return evaluators.score(batch, baseline=own, embed=embed)
+    if reference is None or reference.pk == run.pk:
+        # The endpoint's first good run is the start of its own scale: its index is 0.
+        return evaluators.score(batch, baseline=batch, **options)
+    return evaluators.score(batch, baseline=reference_of_scale(reference), **options)
+
+
+def reference_of_scale(reference: Run) -> evaluators.Batch | evaluators.Report:
+    """What the blandness index is measured from: the reference run's outputs, measured at the
+    length each run shares with it, so that a run answering at another length is compared at
+    equal length; its stored report (measured at its own length) once its samples are gone."""
+    try:
+        return run_batch(reference)
+    except RunNotScorableError:
+        return evaluators.Report.from_dict(reference.report)
 
 
 def _not_scorable(run: Run, reason: str, cause: Exception) -> NoReturn:

@@ -26,11 +26,23 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         now = timezone.now()
         pinned = Endpoint.objects.filter(baseline_run__isnull=False).values("baseline_run")
+        # The first good run of each endpoint starts its blandness scale; later runs are
+        # measured from its outputs.
+        scales = [
+            run.pk
+            for endpoint in Endpoint.objects.all()
+            if (run := endpoint.runs.good().order_by("created_at").first()) is not None
+        ]
         old_data = {
             "samples": (
                 options["sample_days"],
-                # A pinned baseline's samples are what later runs are tested against.
-                lambda cutoff: Sample.objects.filter(created_at__lt=cutoff).exclude(run__in=pinned),
+                # A pinned baseline's samples are what later runs are tested against, and a
+                # scale's first run's what they are measured from.
+                lambda cutoff: (
+                    Sample.objects.filter(created_at__lt=cutoff)
+                    .exclude(run__in=pinned)
+                    .exclude(run__in=scales)
+                ),
             ),
             "metric points": (
                 options["point_days"],
