@@ -116,19 +116,14 @@ def compare(
     runs answered the same prompts, see :class:`~evaluators.stats.PermutationDesign`).
     P-values are Holm-adjusted across the tested metrics, so the chance of flagging any
     metric when nothing changed stays below ``alpha``. ``metrics`` defaults to every metric
-    defined for both runs. Length-matched metrics are measured at the window the runs share
-    (with ``reference`` too, when given). The blandness index of both runs is measured from
-    ``reference`` (the run that starts the endpoint's scale) at that window, or from the
-    baseline run when there is none, so both its values and their difference rest on one
-    reference.
+    defined for both runs. Length-matched metrics are measured at the window the runs (and
+    ``reference``) share; the blandness index of both runs from ``reference`` at that window,
+    or from the baseline run, so its values and their difference rest on one reference.
     """
-    unknown = set(metrics or ()) - set(METRIC_KEYS)
-    if unknown:
-        raise ValueError(f"unknown metric keys: {sorted(unknown)}")
+    keys = _known(metrics)
     window = length.shared_window(
         baseline.natural_window, candidate.natural_window, window_of(reference)
     )
-    keys = list(metrics or METRIC_KEYS)
     features = batch_features([baseline, candidate], window, encoder, embed, keys)
     design = _permutation_design(baseline, candidate)
     observed = design.observed[None, :]
@@ -161,6 +156,14 @@ def compare(
         )
         for key, p_value in zip(tested, adjusted, strict=True)
     }
+
+
+def _known(metrics: Sequence[str] | None) -> list[str]:
+    """The metric keys asked for (every one by default); unknown keys are an error."""
+    unknown = set(metrics or ()) - set(METRIC_KEYS)
+    if unknown:
+        raise ValueError(f"unknown metric keys: {sorted(unknown)}")
+    return list(metrics or METRIC_KEYS)
 
 
 def _baseline_noise(

@@ -67,19 +67,11 @@ class Features:
         window_encoder: Encoder | None = None,
     ) -> "Features":
         """Tokenise, count and embed-reduce the outputs of ``prompts``; ``embeddings`` holds one
-        row per output in prompt order, or is None to skip the embedding metrics.
-
-        With a ``window``, the same statistics of every output cut to its first ``window``
-        tokens are built too (:attr:`windowed`, for the length-matched metrics), embedded with
-        ``window_encoder`` when the full outputs are embedded and an encoder is given."""
+        row per output in prompt order, or is None to skip the embedding metrics. With a
+        ``window``, also those of the outputs cut to it (:attr:`windowed`), embedded by
+        ``window_encoder`` if given and the full outputs are."""
         if window is not None:
-            cut = [
-                replace(prompt, texts=tuple(length.cut(text, window) for text in prompt.texts))
-                for prompt in prompts
-            ]
-            encode = embeddings is not None and window_encoder is not None
-            cut_texts = [text for prompt in cut for text in prompt.texts]
-            windowed = cls.build(cut, window_encoder.encode(cut_texts) if encode else None)
+            windowed = cls._cut(prompts, window, window_encoder if embeddings is not None else None)
             return replace(cls.build(prompts, embeddings), window=window, windowed=windowed)
         texts = tuple(text for prompt in prompts for text in prompt.texts)
         prompt_of_output = np.repeat(
@@ -88,18 +80,8 @@ class Features:
         token_lists = [tokenize(text) for text in texts]
         table = lexical.NgramTable.build(token_lists)
         within_bleu = SelfBleu(table, prompt_of_output).scores()
-        gold = [prompts[p].gold for p in prompt_of_output]
-        is_probe = np.array([aliases is not None for aliases in gold], dtype=bool)
-        correct = np.array(
-            [
-                aliases is not None and probes.is_correct(text, aliases)
-                for text, aliases in zip(texts, gold, strict=True)
-            ],
-            dtype=bool,
-        )
-        hedged = np.array(
-            [probe and probes.is_hedged(text) for text, probe in zip(texts, is_probe, strict=True)],
-            dtype=bool,
+        is_probe, correct, hedged = _probe_answers(
+            texts, [prompts[p].gold for p in prompt_of_output]
         )
         unit = None if embeddings is None else embedding.normalize_rows(embeddings)
         if unit is not None and len(unit) != len(texts):
@@ -130,6 +112,18 @@ class Features:
             rare_types=rare_types,
         )
 
+    @classmethod
+    def _cut(
+        cls, prompts: Sequence[PromptOutputs], window: int, encoder: Encoder | None
+    ) -> "Features":
+        """The statistics of every output cut to its first ``window`` tokens."""
+        cut = [
+            replace(prompt, texts=tuple(length.cut(text, window) for text in prompt.texts))
+            for prompt in prompts
+        ]
+        texts = [text for prompt in cut for text in prompt.texts]
+        return cls.build(cut, encoder.encode(texts) if encoder is not None else None)
+
     def per_prompt(self, per_output: np.ndarray) -> np.ndarray:
         """Sum a per-output quantity within each prompt."""
         return np.bincount(self.prompt_of_output, weights=per_output, minlength=self.n_prompts)
@@ -137,6 +131,25 @@ class Features:
     def kept_outputs(self, prompt_mask: np.ndarray) -> np.ndarray:
         """The outputs of the selected prompts."""
         return prompt_mask[self.prompt_of_output]
+
+
+def _probe_answers(
+    texts: Sequence[str], gold: Sequence[tuple[str, ...] | None]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per output: whether it answers a factual probe, correctly, and with a hedge."""
+    is_probe = np.array([aliases is not None for aliases in gold], dtype=bool)
+    correct = np.array(
+        [
+            aliases is not None and probes.is_correct(text, aliases)
+            for text, aliases in zip(texts, gold, strict=True)
+        ],
+        dtype=bool,
+    )
+    hedged = np.array(
+        [probe and probes.is_hedged(text) for text, probe in zip(texts, is_probe, strict=True)],
+        dtype=bool,
+    )
+    return is_probe, correct, hedged
 
 
 def _terciles(prompts: Sequence[PromptOutputs]) -> tuple[str, ...]:

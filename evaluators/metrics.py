@@ -276,15 +276,8 @@ def _matched(metric: Metric) -> Metric:
 # Metrics whose raw value moves with the outputs' length alone (see evaluators.length).
 LENGTH_SENSITIVE = (
     *(f"distinct_{n}" for n in range(1, lexical.MAX_ORDER + 1)),
-    "rep_4",
-    "compression_ratio",
-    "self_bleu",
-    "tail_types",
-    "types_per_1k",
-    "embedding_diversity_within",
-    "embedding_diversity_across",
-    "vendi_within",
-    "vendi_across",
+    *("rep_4", "compression_ratio", "self_bleu", "tail_types", "types_per_1k"),
+    *("embedding_diversity_within", "embedding_diversity_across", "vendi_within", "vendi_across"),
 )
 
 

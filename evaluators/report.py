@@ -300,8 +300,13 @@ def score(
             jackknife_masks(features.n_prompts, jackknife_groups, seed),
         ]
     )
-    baseline_values = reference_values(baseline, window, encoder, embed)
-    values = add_derived(metric_values(features, masks, METRIC_KEYS), METRIC_KEYS, baseline_values)
+    measured = metric_values(features, masks, METRIC_KEYS)
+    if baseline is batch:
+        # A batch scored against itself is its own reference: its blandness index is exactly 0.
+        baseline_values = {key: float(rows[0]) for key, rows in measured.items()}
+    else:
+        baseline_values = reference_values(baseline, window, encoder, embed)
+    values = add_derived(measured, METRIC_KEYS, baseline_values)
     metrics = {}
     for key, rows in values.items():
         if not np.isfinite(rows[0]):

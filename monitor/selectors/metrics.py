@@ -6,15 +6,17 @@ from collections.abc import Iterable
 
 from evaluators import METRIC_KEYS, METRICS
 
-# The six signs the overview shows, in the order a reader scans them: variety of words, variety
-# of meaning, rare facts, the head-tail gap, repetition, and the one-figure blandness index.
+# The signs the overview shows, in the order a reader scans them: variety of words, the rare
+# words, variety of meaning (each at equal length, as the alert policy judges them), rare
+# facts, the head-tail gap, the one-figure blandness index, and the answers' length as context.
 HEADLINE_METRICS: tuple[str, ...] = (
-    "distinct_2",
-    "embedding_diversity_within",
+    "distinct_2_matched",
+    "tail_types_matched",
+    "embedding_diversity_within_matched",
     "rare_entity_accuracy",
     "tail_gap",
-    "rep_4",
     "blandness_index",
+    "tokens_per_output",
 )
 
 

@@ -97,7 +97,9 @@ def test_recovery_resolves_the_alert_and_says_so_once(endpoint):
     evaluate(scored_run(endpoint, seed=2, vocabulary=120))
     assert evaluate(scored_run(endpoint, seed=3, vocabulary=120)) == []  # still firing, no mail
 
-    assert evaluate(scored_run(endpoint, seed=4, vocabulary=3000)) == ["distinct_2_matched:resolved"]
+    assert evaluate(scored_run(endpoint, seed=4, vocabulary=3000)) == [
+        "distinct_2_matched:resolved"
+    ]
     alert = Alert.objects.get()
     assert alert.state == AlertState.RESOLVED and alert.resolved_at
     assert alert.breaching_runs == 2
@@ -123,7 +125,7 @@ def test_a_slow_decline_fires_blandness_creep_although_no_step_is_significant(en
 
 
 def test_consecutive_breaches_make_a_pending_alert_fire(endpoint):
-    AlertRule.objects.filter(endpoint=endpoint, metric="distinct_2_matched").update(consecutive_runs=2)
+    AlertRule.objects.filter(endpoint=endpoint, kind=RuleKind.DROP).update(consecutive_runs=2)
     pin_baseline(endpoint)
     assert evaluate(scored_run(endpoint, seed=2, vocabulary=120)) == ["distinct_2_matched:pending"]
     assert evaluate(scored_run(endpoint, seed=3, vocabulary=120)) == ["distinct_2_matched:fired"]
@@ -184,7 +186,9 @@ def test_a_silenced_alert_changes_state_but_sends_nothing(endpoint):
     pin_baseline(endpoint)
     evaluate(scored_run(endpoint, seed=2, vocabulary=120))
     alerting.silence(Alert.objects.get(), timezone.now() + timedelta(hours=4))
-    assert evaluate(scored_run(endpoint, seed=3, vocabulary=3000)) == ["distinct_2_matched:resolved"]
+    assert evaluate(scored_run(endpoint, seed=3, vocabulary=3000)) == [
+        "distinct_2_matched:resolved"
+    ]
     assert Notification.objects.count() == 1  # the firing one, from before the silence
 
 
@@ -232,7 +236,7 @@ def test_an_older_run_judged_late_does_not_move_the_alert_back(endpoint):
 
 
 def test_runs_are_judged_in_the_order_they_ran(endpoint):
-    AlertRule.objects.filter(endpoint=endpoint, metric="distinct_2_matched").update(consecutive_runs=2)
+    AlertRule.objects.filter(endpoint=endpoint, kind=RuleKind.DROP).update(consecutive_runs=2)
     pin_baseline(endpoint)
     breach = scored_run(endpoint, seed=2, vocabulary=120)
     clear = scored_run(endpoint, seed=3, vocabulary=3000)
@@ -249,7 +253,7 @@ def test_runs_are_judged_in_the_order_they_ran(endpoint):
 
 
 def test_two_workers_opening_the_same_alert_at_once_both_keep_their_verdict(endpoint, monkeypatch):
-    AlertRule.objects.filter(endpoint=endpoint, metric="distinct_2_matched").update(consecutive_runs=2)
+    AlertRule.objects.filter(endpoint=endpoint, kind=RuleKind.DROP).update(consecutive_runs=2)
     pin_baseline(endpoint)
     evaluate(scored_run(endpoint, seed=2, vocabulary=120))
     second = scored_run(endpoint, seed=3, vocabulary=120)

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 def test_acknowledging_and_silencing_from_the_alerts_page(user_client, family):
     from monitor.models import Alert, EventKind
 
-    alert = Alert.objects.get(rule__metric="distinct_2")
+    alert = Alert.objects.get(rule__metric="distinct_2_matched")
     page = user_client.get(reverse("alert-list")).content.decode()
     assert f'id="alert-{alert.pk}"' in page
     user_client.post(reverse("alert-acknowledge", args=[alert.pk]))
@@ -27,7 +27,7 @@ def test_acknowledging_and_silencing_from_the_alerts_page(user_client, family):
 def test_an_action_never_redirects_off_site(user_client, family):
     from monitor.models import Alert
 
-    alert = Alert.objects.get(rule__metric="distinct_2")
+    alert = Alert.objects.get(rule__metric="distinct_2_matched")
     response = user_client.post(
         reverse("alert-acknowledge", args=[alert.pk]), {"next": "https://evil.example/"}
     )

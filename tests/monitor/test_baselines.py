@@ -69,7 +69,10 @@ def test_once_the_baseline_is_scored_the_waiting_version_is_rescored_and_fires(f
     )
 
     events = alerting.evaluate_run(candidate.pk)
-    assert [(e.alert.rule.metric, e.kind) for e in events] == [("distinct_2", "fired")]
+    assert [(e.alert.rule.metric, e.kind) for e in events] == [
+        ("blandness_index", "fired"),
+        ("distinct_2_matched", "fired"),
+    ]
     candidate.refresh_from_db()
     assert candidate.stage == RunStage.EVALUATED
     assert candidate.rule_evaluations.count() == AlertRule.for_endpoint(new).__len__()

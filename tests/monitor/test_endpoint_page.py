@@ -59,10 +59,10 @@ def test_run_now_pause_and_resume(user_client, fake_llm):
 def test_the_endpoint_page_embeds_downsampled_series_for_its_charts(user_client, family):
     response = user_client.get(family.collapsed.get_absolute_url() + "?range=7d")
     charts = {chart["metric"]: chart for chart in response.context["charts"]}
-    distinct = charts["distinct_2"]
+    distinct = charts["distinct_2_matched"]
     assert [len(distinct["series"][0]["t"]), distinct["baseline"]] == [
         2,
-        family.collapsed_runs[0].report["metrics"]["distinct_2"]["value"],
+        family.collapsed_runs[0].report["metrics"]["distinct_2_matched"]["value"],
     ]
     assert [marker["kind"] for marker in distinct["markers"]] == ["fired"]
     page = response.content.decode()

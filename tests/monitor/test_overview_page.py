@@ -28,7 +28,7 @@ def test_the_endpoint_list_shows_the_last_run(user_client, fake_llm):
 
 def test_the_overview_shows_latest_values_and_flags_the_firing_signs(user_client, family):
     page = user_client.get(reverse("endpoint-list")).content.decode()
-    latest = family.collapsed_runs[-1].report["metrics"]["distinct_2"]["value"]
+    latest = family.collapsed_runs[-1].report["metrics"]["distinct_2_matched"]["value"]
     assert "Open alerts" in page and f">{latest:.3g}<" in page
-    assert 'class="num cell state-firing" data-metric="distinct_2"' in page
+    assert 'class="num cell state-firing" data-metric="distinct_2_matched"' in page
     assert page.count('<svg class="sparkline"') >= 8
