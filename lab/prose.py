@@ -13,9 +13,8 @@ underlines, code and grammar blocks, doctest lines, tables and one-line definiti
 topics repeat each other.
 
 A *prompt* is a section and its *samples* are passages of exactly ``words`` whitespace words
-of that section, each starting at a seeded random word position chosen so that the passage
-lies inside the section (sections shorter than ``words`` are never prompts). Passages of one
-prompt may overlap, as answers to one question share their wording.
+of that section, at seeded random, disjoint positions (see :func:`draw`; sections shorter than
+``words`` are never prompts).
 
 The chain (:func:`chain`) is the recursive-training loop of Shumailov et al. (2024) on this
 text: generation 0 is a draw of the human text; generation 1 is a word-trigram model trained
