@@ -210,6 +210,7 @@ def _write_atomically(model: NgramModel, path: Path) -> None:
 
 
 _MODEL_ID = re.compile(rf"lab-({'|'.join(Arm)})-g(\d{{1,2}})")
+_DRIFTING_MODEL_ID = re.compile(rf"lab-({'|'.join(Arm)})-drift")
 
 
 def parse_model_id(model_id: str) -> tuple[Arm, int] | None:
@@ -222,3 +223,14 @@ def parse_model_id(model_id: str) -> tuple[Arm, int] | None:
 
 def model_id(arm: Arm, generation: int) -> str:
     return f"lab-{arm}-g{generation}"
+
+
+def parse_drifting_model_id(model_id: str) -> Arm | None:
+    """Arm.TRUNCATED for "lab-truncated-drift", the model that serves the arm's generations
+    one after another (the server decides which one a request gets); None otherwise."""
+    match = _DRIFTING_MODEL_ID.fullmatch(model_id)
+    return None if match is None else Arm(match[1])
+
+
+def drifting_model_id(arm: Arm) -> str:
+    return f"lab-{arm}-drift"

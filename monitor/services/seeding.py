@@ -1,9 +1,10 @@
 """What a new install starts with: the prompt sets built from the shipped prompt files and, on
-an empty database, the collapse lab's endpoints, so the first page already shows data."""
+an empty database, the collapse lab's endpoints, so the first page already shows data: one of
+them, the drifting endpoint, with hours of history and an alert firing."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -11,10 +12,12 @@ from django.db import transaction
 from django.utils import timezone
 
 import evaluators
-from lab import Arm, model_id
+from lab import Arm, Lab, drifting_model_id, model_id
 from monitor.models import Endpoint, PromptSet
+from monitor.services.backfill import backfill_history
 from monitor.services.endpoints import save_endpoint
 from monitor.services.prompts import add_version, parse_prompt_file
+from monitor.services.served_lab import served_lab
 
 DEFAULT_PROMPT_SET_NAME = "Tailwatch default"
 LAB_PROMPT_SET_NAME = "Collapse lab probes"
@@ -25,7 +28,24 @@ LAB_EVERY_NTH_PROMPT = 8
 # The lab generations registered, in both arms: enough to show a trend, few enough that all ten
 # endpoints finish their first runs within a few minutes.
 LAB_GENERATIONS = (0, 2, 4, 6, 8)
+LAB_ARMS = (Arm.PURE, Arm.ANCHORED)
 LATER_GENERATIONS_DELAY = timedelta(seconds=90)
+# The drifting endpoint serves the truncated arm's next generation at each run; its history is
+# made at seeding time, one run every interval: enough runs for the blandness-creep rule's window
+# (8) to see the trend, and for the charts to show hours of it.
+DRIFTING_ARM = Arm.TRUNCATED
+DRIFTING_BACKFILLED_RUNS = 20
+LAB_INTERVAL_MINUTES = 30
+
+
+# How every lab endpoint samples. A generation's first request trains it and those before it:
+# seconds, hence the long timeout.
+_LAB_SAMPLING = {
+    "samples_per_prompt": 3,
+    "interval_minutes": LAB_INTERVAL_MINUTES,
+    "concurrency": 4,
+    "timeout_seconds": 60,
+}
 
 
 def _shipped_prompt_set(name: str, every_nth: int = 1) -> PromptSet:
@@ -57,7 +77,8 @@ def seed_lab_endpoints() -> list[Endpoint]:
     by Tailwatch itself at ``/lab/v1``, as versions of two model families; otherwise do nothing.
 
     The ``lab-pure`` family is trained on its own output generation after generation and
-    collapses; ``lab-anchored`` keeps some original text in every generation and holds.
+    collapses; ``lab-anchored`` keeps some original text in every generation and holds. The
+    drifting endpoint (``seed_drifting_endpoint``) comes with its history.
     """
     if Endpoint.objects.exists() or PromptSet.objects.exists():
         return []
@@ -65,7 +86,7 @@ def seed_lab_endpoints() -> list[Endpoint]:
     lab_prompts = _shipped_prompt_set(LAB_PROMPT_SET_NAME, LAB_EVERY_NTH_PROMPT)
     now = timezone.now()
     endpoints = []
-    for arm in Arm:
+    for arm in LAB_ARMS:
         first_generation = None
         for generation in LAB_GENERATIONS:
             endpoint = save_endpoint(
@@ -76,11 +97,7 @@ def seed_lab_endpoints() -> list[Endpoint]:
                     base_url=f"{settings.SITE_URL}/lab/v1",
                     model=model_id(arm, generation),
                     prompt_set=lab_prompts,
-                    samples_per_prompt=3,
-                    interval_minutes=30,
-                    concurrency=4,
-                    # A generation's first request trains it and those before it: seconds.
-                    timeout_seconds=60,
+                    **_LAB_SAMPLING,
                     # Later generations are compared with generation 0 of their arm, which runs
                     # first, so the overview shows each generation's losses from the start.
                     baseline_endpoint=first_generation,
@@ -89,4 +106,31 @@ def seed_lab_endpoints() -> list[Endpoint]:
             )
             first_generation = first_generation or endpoint
             endpoints.append(endpoint)
+    endpoints.append(
+        seed_drifting_endpoint(lab_prompts, served_lab(), DRIFTING_BACKFILLED_RUNS, now)
+    )
     return endpoints
+
+
+def seed_drifting_endpoint(
+    prompt_set: PromptSet, lab: Lab, backfilled_runs: int, now: datetime
+) -> Endpoint:
+    """The endpoint of ``lab``'s drifting model (the truncated arm), with ``backfilled_runs``
+    runs of history, one every interval up to ``now``; its next run, the next generation, comes
+    soon after the other lab endpoints' first runs."""
+    name = drifting_model_id(DRIFTING_ARM)
+    endpoint = save_endpoint(
+        Endpoint(
+            name=name,
+            model_family=f"lab-{DRIFTING_ARM}",
+            version_label="drift",
+            base_url=f"{settings.SITE_URL}/lab/v1",
+            model=name,
+            prompt_set=prompt_set,
+            next_run_at=now + LATER_GENERATIONS_DELAY,
+            **_LAB_SAMPLING,
+        )
+    )
+    interval = timedelta(minutes=LAB_INTERVAL_MINUTES)
+    backfill_history(endpoint, lab, backfilled_runs, interval, now)
+    return endpoint
