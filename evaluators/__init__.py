@@ -10,6 +10,7 @@ metrics changed between two runs. Each metric is also a function of a list of st
 
 from evaluators.blandness import blandness_index
 from evaluators.bleu import self_bleu
+from evaluators.comparison import MetricComparison, compare
 from evaluators.embedding import (
     Encoder,
     SentenceTransformerEncoder,
@@ -30,14 +31,7 @@ from evaluators.probes import (
     tail_gap,
 )
 from evaluators.prompts import load_default_open_prompts, load_default_probes
-from evaluators.report import (
-    Batch,
-    MetricComparison,
-    MetricValue,
-    Report,
-    compare,
-    score,
-)
+from evaluators.report import Batch, MetricValue, Report, score
 from evaluators.tokenize import tokenize
 from evaluators.vocabulary import mean_zipf, tail_vocabulary
 

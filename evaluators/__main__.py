@@ -1,10 +1,13 @@
 """Score a JSONL file of outputs from the command line, optionally against a baseline run.
 
-    python -m evaluators OUTPUTS.jsonl [--against BASE.jsonl] [--json] [--no-embeddings]
+    python -m evaluators OUTPUTS.jsonl [--against BASE.jsonl [--fail-on-regression]]
+                                       [--json] [--no-embeddings]
 
 Each line is a JSON object ``{"prompt_id", "text"}``, plus ``"gold": [aliases]`` and
 ``"popularity": number`` for factual probes. Malformed input exits with status 2 and names
-the offending line.
+the offending line. With ``--fail-on-regression`` the run is judged by the alert policy the
+dashboard's default rules apply (:mod:`evaluators.policy`): exit status 1 names the regressed
+metrics, 0 means none regressed.
 """
 
 import argparse
@@ -14,8 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from evaluators.comparison import MetricComparison, compare
 from evaluators.embedding import SentenceTransformerEncoder
-from evaluators.report import Batch, MetricComparison, Report, compare, score
+from evaluators.policy import DEFAULT_POLICY, worse_by
+from evaluators.report import Batch, Report, score
 
 
 class InputError(Exception):
@@ -77,6 +82,23 @@ def format_table(report: Report, comparison: dict[str, MetricComparison] | None)
     return "\n".join(lines)
 
 
+def format_verdict(regressed: list[str], comparison: dict[str, MetricComparison]) -> str:
+    """The gate's verdict: each regressed metric with its change and p-value, or none."""
+    policy = DEFAULT_POLICY
+    rule = (
+        f"Holm across {len(comparison)} watched metrics at {policy.alpha:g}, "
+        f"worse by more than {policy.noise_floor:g} baseline standard errors"
+    )
+    if not regressed:
+        return f"no regression ({rule})"
+    changes = []
+    for key in regressed:
+        result = comparison[key]
+        worse = worse_by(result.candidate, result.baseline, key)
+        changes.append(f"{key} {abs(worse) * 100:.1f}% worse (p = {result.p_value:.3g})")
+    return f"regression: {'; '.join(changes)} ({rule})"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m evaluators", description=__doc__.splitlines()[0]
@@ -85,7 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--against", type=Path, help="JSONL file of a baseline run to compare with")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--no-embeddings", action="store_true", help="skip the embedding metrics")
+    parser.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="with --against: exit 1 when the alert policy finds a regression, naming it",
+    )
     args = parser.parse_args(argv)
+    if args.fail_on_regression and not args.against:
+        parser.error("--fail-on-regression needs --against")
     try:
         candidate = read_batch(args.outputs)
         baseline = read_batch(args.against) if args.against else None
@@ -99,16 +128,26 @@ def main(argv: list[str] | None = None) -> int:
         candidate = replace(candidate, embeddings=encoder.encode(candidate.texts))
         if baseline:
             baseline = replace(baseline, embeddings=encoder.encode(baseline.texts))
-    report = score(candidate, embed=embed)
+    # The blandness index and the length-matched metrics of the run are measured against the
+    # baseline, as the comparison's are, so value, baseline and delta rest on one reference.
+    report = score(candidate, baseline=baseline, embed=embed)
     comparison = compare(baseline, candidate, embed=embed) if baseline else None
+    gate = None
+    if args.fail_on_regression:
+        gate = DEFAULT_POLICY.compare(baseline, candidate, embed=embed)
+        regressed = DEFAULT_POLICY.regressed(gate)
     if args.json:
         document: dict[str, Any] = report.to_dict()
         if comparison is not None:
             document["comparison"] = {key: vars(value) for key, value in comparison.items()}
+        if gate is not None:
+            document["regressed"] = regressed
         print(json.dumps(document, indent=2, allow_nan=False))
     else:
         print(format_table(report, comparison))
-    return 0
+        if gate is not None:
+            print(format_verdict(regressed, gate))
+    return 1 if gate is not None and regressed else 0
 
 
 if __name__ == "__main__":

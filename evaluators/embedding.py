@@ -114,9 +114,16 @@ def cross_group_cosine_distance(embeddings: np.ndarray, groups: np.ndarray) -> f
     return _distance_in_range(1 - (total @ total - (group_sums**2).sum()) / pairs)
 
 
+# Rounding leaves identical rows a hair off 0 either way (-4e-16, 1e-16, depending on the order
+# of the sums): a distance this close to 0 is 0.
+_ZERO_DISTANCE = 1e-12
+
+
 def _distance_in_range(distance: float) -> float:
-    # Rounding leaves identical rows a hair below 0 (e.g. -4e-16): a cosine distance is in [0, 2].
-    return float(min(2.0, max(0.0, distance)))
+    """A computed cosine distance put back in its range [0, 2]."""
+    if distance < _ZERO_DISTANCE:
+        return 0.0
+    return float(min(2.0, distance))
 
 
 def vendi_score(embeddings: np.ndarray) -> float:

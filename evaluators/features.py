@@ -8,12 +8,14 @@ text.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy import sparse
 
-from evaluators import embedding, lexical, probes, vocabulary
+from evaluators import embedding, length, lexical, probes, vocabulary
 from evaluators.bleu import SelfBleu
+from evaluators.embedding import Encoder
 from evaluators.tokenize import tokenize
 
 
@@ -47,15 +49,38 @@ class Features:
     unit_embeddings: np.ndarray | None
     within_distance: np.ndarray
     within_vendi: np.ndarray
+    word_types: sparse.csr_matrix
+    rare_types: np.ndarray
+    window: int | None = None
+    windowed: "Features | None" = None
 
     @property
     def n_prompts(self) -> int:
         return len(self.prompt_ids)
 
     @classmethod
-    def build(cls, prompts: Sequence[PromptOutputs], embeddings: np.ndarray | None) -> "Features":
+    def build(
+        cls,
+        prompts: Sequence[PromptOutputs],
+        embeddings: np.ndarray | None,
+        window: int | None = None,
+        window_encoder: Encoder | None = None,
+    ) -> "Features":
         """Tokenise, count and embed-reduce the outputs of ``prompts``; ``embeddings`` holds one
-        row per output in prompt order, or is None to skip the embedding metrics."""
+        row per output in prompt order, or is None to skip the embedding metrics.
+
+        With a ``window``, the same statistics of every output cut to its first ``window``
+        tokens are built too (:attr:`windowed`, for the length-matched metrics), embedded with
+        ``window_encoder`` when the full outputs are embedded and an encoder is given."""
+        if window is not None:
+            cut = [
+                replace(prompt, texts=tuple(length.cut(text, window) for text in prompt.texts))
+                for prompt in prompts
+            ]
+            encode = embeddings is not None and window_encoder is not None
+            cut_texts = [text for prompt in cut for text in prompt.texts]
+            windowed = cls.build(cut, window_encoder.encode(cut_texts) if encode else None)
+            return replace(cls.build(prompts, embeddings), window=window, windowed=windowed)
         texts = tuple(text for prompt in prompts for text in prompt.texts)
         prompt_of_output = np.repeat(
             np.arange(len(prompts)), [len(prompt.texts) for prompt in prompts]
@@ -82,6 +107,7 @@ class Features:
         within_distance, within_vendi = _within_prompt_embedding(
             unit, prompt_of_output, len(prompts)
         )
+        word_types, rare_types = vocabulary.type_counts(token_lists, prompt_of_output, len(prompts))
         return cls(
             prompt_ids=tuple(prompt.prompt_id for prompt in prompts),
             prompt_of_output=prompt_of_output,
@@ -100,6 +126,8 @@ class Features:
             unit_embeddings=unit,
             within_distance=within_distance,
             within_vendi=within_vendi,
+            word_types=word_types,
+            rare_types=rare_types,
         )
 
     def per_prompt(self, per_output: np.ndarray) -> np.ndarray:

@@ -32,7 +32,9 @@ class Metric:
     draws on; all when None) and optionally ``per_prompt``. A derived metric instead names its
     ``components`` and ``combine``s their values on a selection with a reference's values;
     ``baseline_relative`` says that reference is another run, so the metric means nothing
-    without one."""
+    without one. ``warning_sign`` is False for context that is neither better nor worse (the
+    answers' length); ``length_matched`` marks the metrics computed on a common window of
+    tokens (:mod:`evaluators.length`)."""
 
     key: str
     label: str
@@ -45,6 +47,8 @@ class Metric:
     components: tuple[str, ...] = ()
     combine: Callable[[Mapping[str, float], Mapping[str, float] | None], float | None] | None = None
     baseline_relative: bool = False
+    warning_sign: bool = True
+    length_matched: bool = False
 
     @property
     def is_derived(self) -> bool:
@@ -224,6 +228,63 @@ _REPETITION = RatioMetric(
 )
 
 
+def _expected_types(rare_only: bool) -> Evaluate:
+    def evaluate(features: Features, masks: np.ndarray) -> np.ndarray:
+        counts = (features.word_types.T @ masks.T.astype(float)).T
+        presence = vocabulary.rarefied_presence(counts)
+        return (presence[:, features.rare_types] if rare_only else presence).sum(axis=1)
+
+    return evaluate
+
+
+_TOKENS = RatioMetric(
+    lambda f: f.per_prompt(f.table.lengths.astype(float)),
+    lambda f: f.per_prompt(np.ones(len(f.texts))),
+)
+
+
+def _matched(metric: Metric) -> Metric:
+    """``metric`` on every output cut to the common window (see :mod:`evaluators.length`);
+    undefined when the batch was built without a window."""
+
+    def evaluate(features: Features, masks: np.ndarray) -> np.ndarray:
+        if features.windowed is None:
+            return np.full(len(masks), np.nan)
+        return metric.evaluate(features.windowed, masks)
+
+    def support(features: Features) -> np.ndarray:
+        if features.windowed is None or metric.support is None:
+            return _all_prompts(features)
+        return metric.support(features.windowed)
+
+    return Metric(
+        key=f"{metric.key}_matched",
+        label=f"{metric.label} (equal length)",
+        description=f"{metric.description}; on each output's first L tokens, L shared with the "
+        "run compared (Liu et al., 2022)",
+        higher_is_worse=metric.higher_is_worse,
+        bounds=metric.bounds,
+        evaluate=evaluate,
+        support=support,
+        length_matched=True,
+    )
+
+
+# Metrics whose raw value moves with the outputs' length alone (see evaluators.length).
+LENGTH_SENSITIVE = (
+    *(f"distinct_{n}" for n in range(1, lexical.MAX_ORDER + 1)),
+    "rep_4",
+    "compression_ratio",
+    "self_bleu",
+    "tail_types",
+    "types_per_1k",
+    "embedding_diversity_within",
+    "embedding_diversity_across",
+    "vendi_within",
+    "vendi_across",
+)
+
+
 def _ratio_metric(ratio: RatioMetric, **fields) -> Metric:
     return Metric(
         evaluate=ratio.evaluate, support=ratio.support, per_prompt=ratio.per_prompt, **fields
@@ -377,6 +438,37 @@ METRICS: dict[str, Metric] = {
             higher_is_worse=False,
             bounds=_UNIT,
         ),
+        Metric(
+            key="tail_types",
+            label="Tail types",
+            description=f"expected distinct rare word types (Zipf < {vocabulary.RARE_ZIPF}) in a "
+            f"random {vocabulary.RAREFACTION_TOKENS:,} word tokens: exact rarefaction (Hurlbert, "
+            "1971)",
+            higher_is_worse=False,
+            bounds=(0.0, float(vocabulary.RAREFACTION_TOKENS)),
+            evaluate=_expected_types(rare_only=True),
+            support=_all_prompts,
+        ),
+        Metric(
+            key="types_per_1k",
+            label="Types per 1k",
+            description=f"expected distinct word types in a random "
+            f"{vocabulary.RAREFACTION_TOKENS:,} word tokens: exact rarefaction (Hurlbert, 1971)",
+            higher_is_worse=False,
+            bounds=(0.0, float(vocabulary.RAREFACTION_TOKENS)),
+            evaluate=_expected_types(rare_only=False),
+            support=_all_prompts,
+        ),
+        _ratio_metric(
+            _TOKENS,
+            key="tokens_per_output",
+            label="Tokens per output",
+            description="mean tokens per output: context for the length-sensitive metrics, "
+            "neither better nor worse",
+            higher_is_worse=False,
+            bounds=(0.0, None),
+            warning_sign=False,
+        ),
         _ratio_metric(
             _MEAN_ZIPF,
             key="mean_zipf",
@@ -398,4 +490,6 @@ METRICS: dict[str, Metric] = {
         ),
     ]
 }
+METRICS.update({f"{key}_matched": _matched(METRICS[key]) for key in LENGTH_SENSITIVE})
+METRICS["blandness_index"] = METRICS.pop("blandness_index")
 METRIC_KEYS: tuple[str, ...] = tuple(METRICS)

@@ -1,28 +1,24 @@
-"""Scoring a run: :func:`score` turns a :class:`Batch` into a JSON-ready :class:`Report`, and
-:func:`compare` tests whether a candidate run differs from a baseline run, metric by metric."""
+"""Scoring a run: :func:`score` turns a :class:`Batch` into a JSON-ready :class:`Report`. The
+measuring helpers here are shared with :mod:`evaluators.comparison`."""
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
+from evaluators import length
 from evaluators.embedding import Encoder, SentenceTransformerEncoder
 from evaluators.features import Features, PromptOutputs
 from evaluators.metrics import METRIC_KEYS, METRICS, Metric
 from evaluators.stats import (
     JACKKNIFE_GROUPS,
-    PermutationDesign,
-    holm_adjust,
     jackknife_interval,
     jackknife_masks,
-    sequential_permutation_p_value,
 )
-
-N_PERMUTATIONS = 1000
-ALPHA = 0.05
+from evaluators.tokenize import tokenize
 
 
 def _gold_tuple(gold: Any) -> tuple[str, ...] | None:
@@ -69,6 +65,11 @@ class Batch:
     def texts(self) -> tuple[str, ...]:
         """Every output, prompt by prompt."""
         return tuple(text for prompt in self.prompts for text in prompt.texts)
+
+    @property
+    def natural_window(self) -> int:
+        """The window this run is length-matched at on its own (see :mod:`evaluators.length`)."""
+        return length.natural_window([len(tokenize(text)) for text in self.texts])
 
     @classmethod
     def from_rows(
@@ -123,18 +124,22 @@ class MetricValue:
 
 @dataclass(frozen=True)
 class Report:
-    """Every metric that applies to a batch, counts, and per-prompt breakdowns."""
+    """Every metric that applies to a batch, counts, per-prompt breakdowns, and the outputs'
+    lengths in tokens (quartiles and natural window, see :mod:`evaluators.length`).
+    ``counts["window_tokens"]`` is the window its length-matched metrics were measured at."""
 
     metrics: dict[str, MetricValue]
     prompts: dict[str, dict[str, Any]]
     counts: dict[str, int]
+    lengths: dict[str, float] = field(default_factory=dict)
 
     def values(self) -> dict[str, float]:
         """Metric key to value."""
         return {key: metric.value for key, metric in self.metrics.items()}
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"metrics": {key: {"value", "ci_low", "ci_high", "n"}}, "prompts", "counts"}``."""
+        """``{"metrics": {key: {"value", "ci_low", "ci_high", "n"}}, "prompts", "counts",
+        "lengths"}``."""
         return asdict(self)
 
     def to_json(self, **kwargs: Any) -> str:
@@ -148,6 +153,7 @@ class Report:
             {key: MetricValue(**value) for key, value in data["metrics"].items()},
             dict(data.get("prompts", {})),
             dict(data.get("counts", {})),
+            dict(data.get("lengths", {})),
         )
 
 
@@ -162,11 +168,49 @@ def _encode(batches: Sequence[Batch], encoder: Encoder | None, embed: bool) -> n
     return (encoder or SentenceTransformerEncoder()).encode(texts)
 
 
+def batch_features(
+    batches: Sequence[Batch], window: int, encoder: Encoder | None, embed: bool
+) -> Features:
+    """The pooled batches' statistics, full and cut to ``window`` tokens. The cut outputs are
+    embedded with ``encoder`` (default: all-MiniLM-L6-v2) when the full ones are."""
+    embeddings = _encode(batches, encoder, embed)
+    window_encoder = (encoder or SentenceTransformerEncoder()) if embed else None
+    prompts = [prompt for batch in batches for prompt in batch.prompts]
+    return Features.build(prompts, embeddings, window, window_encoder)
+
+
+Reference = Report | Batch | Mapping[str, float] | None
+
+
+def window_of(reference: Reference) -> int | None:
+    """The window a reference run was measured at: a report's, or a batch's natural one."""
+    if isinstance(reference, Report):
+        return reference.counts.get("window_tokens")
+    if isinstance(reference, Batch):
+        return reference.natural_window
+    return None
+
+
+def reference_values(
+    reference: Reference, window: int, encoder: Encoder | None, embed: bool
+) -> Mapping[str, float] | None:
+    """The reference's metric values for derived metrics: a batch is measured at ``window``,
+    so that both sides of the blandness index are cut alike."""
+    if isinstance(reference, Report):
+        return reference.values()
+    if isinstance(reference, Batch):
+        features = batch_features([reference], window, encoder, embed)
+        full = np.ones((1, features.n_prompts), dtype=bool)
+        values = metric_values(features, full, METRIC_KEYS)
+        return {key: float(rows[0]) for key, rows in values.items() if np.isfinite(rows[0])}
+    return reference
+
+
 def _finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def _metric_values(
+def metric_values(
     features: Features, masks: np.ndarray, keys: Iterable[str]
 ) -> dict[str, np.ndarray]:
     """Each requested measured metric on each mask, and the components of each requested
@@ -180,7 +224,7 @@ def _metric_values(
     }
 
 
-def _derived_rows(
+def derived_rows(
     metric: Metric, values: Mapping[str, np.ndarray], reference: Mapping[str, float] | None
 ) -> np.ndarray:
     """A derived metric on each mask row, from its components' values on the same row."""
@@ -202,12 +246,12 @@ def _derived_rows(
     )
 
 
-def _add_derived(
+def add_derived(
     values: dict[str, np.ndarray], keys: Iterable[str], reference: Mapping[str, float] | None
 ) -> dict[str, np.ndarray]:
     for key in keys:
         if METRICS[key].is_derived:
-            values[key] = _derived_rows(METRICS[key], values, reference)
+            values[key] = derived_rows(METRICS[key], values, reference)
     return values
 
 
@@ -218,7 +262,7 @@ def _nan_if_none(value: float | None) -> float:
 def score(
     batch: Batch,
     *,
-    baseline: Report | Mapping[str, float] | None = None,
+    baseline: Reference = None,
     encoder: Encoder | None = None,
     embed: bool = True,
     jackknife_groups: int = JACKKNIFE_GROUPS,
@@ -228,21 +272,22 @@ def score(
 
     Metrics that are undefined for the batch are left out: accuracy metrics without factual
     probes, embedding metrics with ``embed=False``, within-prompt metrics when no prompt has
-    two samples, Self-BLEU with a single output. ``baseline`` (a report or metric values of
-    the same endpoint) is the reference of the blandness index. The jackknife groups are
-    seeded, so scoring the same batch twice gives the same figures.
+    two samples, Self-BLEU with a single output, the rarefied type counts below 1,000 words.
+    ``baseline`` (a batch, report or metric values of the same endpoint) is the reference of
+    the blandness index; the length-matched metrics are measured at the window shared with it
+    (a batch is measured at that window too; a report brings the values of its own window).
+    The jackknife groups are seeded, so scoring the same batch twice gives the same figures.
     """
-    features = Features.build(batch.prompts, _encode([batch], encoder, embed))
+    window = length.shared_window(batch.natural_window, window_of(baseline))
+    features = batch_features([batch], window, encoder, embed)
     masks = np.vstack(
         [
             np.ones((1, features.n_prompts), dtype=bool),
             jackknife_masks(features.n_prompts, jackknife_groups, seed),
         ]
     )
-    baseline_values = baseline.values() if isinstance(baseline, Report) else baseline
-    values = _add_derived(
-        _metric_values(features, masks, METRIC_KEYS), METRIC_KEYS, baseline_values
-    )
+    baseline_values = reference_values(baseline, window, encoder, embed)
+    values = add_derived(metric_values(features, masks, METRIC_KEYS), METRIC_KEYS, baseline_values)
     metrics = {}
     for key, rows in values.items():
         if not np.isfinite(rows[0]):
@@ -256,7 +301,12 @@ def score(
             *jackknife_interval(rows[0], rows[1:], metric.bounds),
             int(support.sum()),
         )
-    return Report(metrics, _prompt_breakdown(batch, features), _counts(features, len(masks) - 1))
+    return Report(
+        metrics,
+        _prompt_breakdown(batch, features),
+        _counts(features, len(masks) - 1),
+        length.quartiles(features.table.lengths),
+    )
 
 
 def _prompt_breakdown(batch: Batch, features: Features) -> dict[str, dict[str, Any]]:
@@ -286,121 +336,5 @@ def _counts(features: Features, jackknife_groups: int) -> dict[str, int]:
         "tokens": int(features.table.lengths.sum()),
         "probe_outputs": int(features.is_probe.sum()),
         "jackknife_groups": jackknife_groups,
-    }
-
-
-@dataclass(frozen=True)
-class MetricComparison:
-    """One metric in two runs: values, candidate - baseline, the Holm-adjusted permutation
-    p-value, and whether it is below the significance level."""
-
-    baseline: float
-    candidate: float
-    delta: float
-    p_value: float
-    significant: bool
-
-
-def _permutation_design(baseline: Batch, candidate: Batch) -> PermutationDesign:
-    ids_a = [prompt.prompt_id for prompt in baseline.prompts]
-    index_in_b = {prompt.prompt_id: i for i, prompt in enumerate(candidate.prompts)}
-    if len(ids_a) == len(index_in_b) and set(ids_a) == set(index_in_b):
-        return PermutationDesign(len(ids_a), len(ids_a), np.array([index_in_b[i] for i in ids_a]))
-    return PermutationDesign(len(ids_a), len(index_in_b), None)
-
-
-class _PermutedDeltas:
-    """Candidate-side minus baseline-side metric values on the permuted assignments, computed
-    chunk by chunk on demand and cached, since a derived metric reuses its components."""
-
-    chunk_size = 50
-
-    def __init__(
-        self, features: Features, on_a: np.ndarray, reference: Mapping[str, float]
-    ) -> None:
-        self._features = features
-        self._chunks = np.array_split(on_a, max(1, math.ceil(len(on_a) / self.chunk_size)))
-        self._reference = reference
-        self._cache: dict[tuple[str, int], np.ndarray] = {}
-
-    def _sides(self, key: str, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-        if (key, chunk) not in self._cache:
-            on_a, metric = self._chunks[chunk], METRICS[key]
-            if metric.is_derived:
-                sides = [
-                    _derived_rows(
-                        metric,
-                        {part: self._sides(part, chunk)[side] for part in metric.components},
-                        self._reference,
-                    )
-                    for side in (0, 1)
-                ]
-            else:
-                sides = [
-                    metric.evaluate(self._features, on_a),
-                    metric.evaluate(self._features, ~on_a),
-                ]
-            self._cache[key, chunk] = np.stack(sides)
-        return self._cache[key, chunk]
-
-    def deltas(self, key: str) -> Iterator[np.ndarray]:
-        """Permuted candidate - baseline differences of metric ``key``, one chunk at a time."""
-        for chunk in range(len(self._chunks)):
-            side_a, side_b = self._sides(key, chunk)
-            yield side_b - side_a
-
-
-def compare(
-    baseline: Batch,
-    candidate: Batch,
-    metrics: Sequence[str] | None = None,
-    *,
-    n_permutations: int = N_PERMUTATIONS,
-    seed: int = 0,
-    alpha: float = ALPHA,
-    encoder: Encoder | None = None,
-    embed: bool = True,
-) -> dict[str, MetricComparison]:
-    """Does ``candidate`` differ from ``baseline``? A prompt-level permutation test per metric.
-
-    Under the null hypothesis both runs come from one model, so prompts (with all their
-    samples) are exchangeable between runs; the statistic is candidate - baseline, and the
-    p-value compares it with ``n_permutations`` seeded reassignments (paired swaps when both
-    runs answered the same prompts, see :class:`~evaluators.stats.PermutationDesign`).
-    P-values are Holm-adjusted across the tested metrics, so the chance of flagging any
-    metric when nothing changed stays below ``alpha``. ``metrics`` defaults to every metric
-    defined for both runs; the blandness index uses the baseline run as its reference.
-    """
-    unknown = set(metrics or ()) - set(METRIC_KEYS)
-    if unknown:
-        raise ValueError(f"unknown metric keys: {sorted(unknown)}")
-    features = Features.build(
-        (*baseline.prompts, *candidate.prompts), _encode([baseline, candidate], encoder, embed)
-    )
-    keys = list(metrics or METRIC_KEYS)
-    design = _permutation_design(baseline, candidate)
-    observed = design.observed[None, :]
-    side_a = _metric_values(features, observed, keys)
-    side_b = _metric_values(features, ~observed, keys)
-    # A derived metric of the two runs is measured from the same reference: the baseline's.
-    reference = {key: float(rows[0]) for key, rows in side_a.items() if np.isfinite(rows[0])}
-    side_a, side_b = (_add_derived(side, keys, reference) for side in (side_a, side_b))
-    tested = [key for key in keys if np.isfinite(side_a[key][0]) and np.isfinite(side_b[key][0])]
-    chunks = _PermutedDeltas(features, design.masks(n_permutations, seed), reference)
-    raw = np.array(
-        [
-            sequential_permutation_p_value(side_b[key][0] - side_a[key][0], chunks.deltas(key))
-            for key in tested
-        ]
-    )
-    adjusted = holm_adjust(raw) if len(raw) else raw
-    return {
-        key: MetricComparison(
-            baseline=float(side_a[key][0]),
-            candidate=float(side_b[key][0]),
-            delta=float(side_b[key][0] - side_a[key][0]),
-            p_value=float(p_value),
-            significant=bool(p_value < alpha),
-        )
-        for key, p_value in zip(tested, adjusted, strict=True)
+        "window_tokens": features.window,
     }

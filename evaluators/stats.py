@@ -34,6 +34,16 @@ def jackknife_masks(n_prompts: int, n_groups: int = JACKKNIFE_GROUPS, seed: int 
     return group_of_prompt[None, :] != np.arange(groups)[:, None]
 
 
+def jackknife_standard_error(replicates: np.ndarray) -> float | None:
+    """The grouped-jackknife standard error sqrt((G-1)/G * sum_g (t_g - mean t)^2) of G
+    leave-one-group-out replicates (undefined ones, NaN, dropped); None below two."""
+    defined = replicates[np.isfinite(replicates)]
+    if len(defined) < 2:
+        return None
+    groups = len(defined)
+    return float(np.sqrt((groups - 1) / groups * np.sum((defined - defined.mean()) ** 2)))
+
+
 def jackknife_interval(
     estimate: float,
     replicates: np.ndarray,
@@ -42,17 +52,16 @@ def jackknife_interval(
 ) -> tuple[float | None, float | None]:
     """Grouped-jackknife confidence interval (Efron & Stein, 1981; Shao & Wu, 1989).
 
-    With G leave-one-group-out replicates t_g (undefined ones, NaN, are dropped), the standard
-    error is sqrt((G-1)/G * sum_g (t_g - mean t)^2) and the interval is
+    With G leave-one-group-out replicates t_g and their standard error se
+    (:func:`jackknife_standard_error`), the interval is
     estimate +/- t_{G-1, (1+confidence)/2} * se, clipped to the metric's ``bounds``. It is
     centred on the estimate, so it always contains it. Returns ``(None, None)`` when fewer
     than two replicates are defined (a single prompt carries no information on spread).
     """
-    defined = replicates[np.isfinite(replicates)]
-    if len(defined) < 2:
+    standard_error = jackknife_standard_error(replicates)
+    if standard_error is None:
         return None, None
-    groups = len(defined)
-    standard_error = np.sqrt((groups - 1) / groups * np.sum((defined - defined.mean()) ** 2))
+    groups = int(np.isfinite(replicates).sum())
     half_width = scipy_stats.t.ppf((1 + confidence) / 2, groups - 1) * standard_error
     low = estimate - half_width if bounds[0] is None else max(bounds[0], estimate - half_width)
     high = estimate + half_width if bounds[1] is None else min(bounds[1], estimate + half_width)

@@ -12,10 +12,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import wordfreq
+from scipy import sparse
+from scipy.special import gammaln
 
 from evaluators.tokenize import is_word, tokenize
 
 RARE_ZIPF = 3.5
+RAREFACTION_TOKENS = 1000
 LANGUAGE = "en"
 FUNCTION_WORD_COUNT = 100
 
@@ -66,3 +69,57 @@ def mean_zipf(texts: Sequence[str], language: str = LANGUAGE) -> float:
     if not content:
         raise ValueError("mean Zipf frequency needs at least one content word")
     return float(zipf_sum / content)
+
+
+def type_counts(
+    token_lists: Sequence[Sequence[str]], group_of_output: np.ndarray, n_groups: int
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Word-type counts per group (prompt): a sparse ``(groups, types)`` matrix, and whether
+    each type is rare (Zipf frequency below :data:`RARE_ZIPF`)."""
+    ids: dict[str, int] = {}
+    rows, cols = [], []
+    for output, tokens in enumerate(token_lists):
+        for token in tokens:
+            if is_word(token):
+                rows.append(group_of_output[output])
+                cols.append(ids.setdefault(token, len(ids)))
+    counts = sparse.csr_matrix(
+        (np.ones(len(rows)), (rows, cols)), shape=(n_groups, max(len(ids), 1))
+    )
+    rare = np.zeros(max(len(ids), 1), dtype=bool)
+    rare[: len(ids)] = [zipf(word) < RARE_ZIPF for word in ids]
+    return counts, rare
+
+
+def rarefied_presence(counts: np.ndarray, sample: int = RAREFACTION_TOKENS) -> np.ndarray:
+    """For each row of type counts (one selection of text) and each type, the probability that
+    the type occurs in a random subsample of ``sample`` word tokens drawn without replacement:
+    1 - C(N - N_i, n) / C(N, n) (Sanders, 1968; Hurlbert, 1971, "The nonconcept of species
+    diversity"). Rows with fewer than ``sample`` tokens are NaN: rarefaction cannot add text."""
+    counts = np.atleast_2d(np.asarray(counts, dtype=float))
+    total = counts.sum(axis=1, keepdims=True)
+    rest = total - counts
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_absent = (
+            gammaln(rest + 1)
+            - gammaln(rest - sample + 1)
+            - gammaln(total + 1)
+            + gammaln(total - sample + 1)
+        )
+    absent = np.where(rest >= sample, np.exp(log_absent), 0.0)
+    presence = 1.0 - absent
+    presence[(total < sample).ravel()] = np.nan
+    return presence
+
+
+def expected_types(
+    texts: Sequence[str], sample: int = RAREFACTION_TOKENS, rare_only: bool = False
+) -> float:
+    """The expected number of distinct word types (rare ones only with ``rare_only``) in a
+    random subsample of ``sample`` word tokens of ``texts`` taken together: exact rarefaction
+    (see :func:`rarefied_presence`), so batches of different sizes compare, and the order of
+    the texts does not matter. NaN when the texts hold fewer than ``sample`` words."""
+    tokens = [tokenize(text) for text in texts]
+    counts, rare = type_counts(tokens, np.zeros(len(texts), dtype=np.int64), 1)
+    presence = rarefied_presence(counts.toarray(), sample)[0]
+    return float(presence[rare].sum() if rare_only else presence.sum())

@@ -31,9 +31,16 @@ def test_cli_json_with_comparison(outputs_file, capsys):
         main([str(outputs_file), "--against", str(outputs_file), "--json", "--no-embeddings"]) == 0
     )
     document = json.loads(capsys.readouterr().out)
-    assert set(document) == {"metrics", "prompts", "counts", "comparison"}
+    assert set(document) == {"metrics", "prompts", "counts", "lengths", "comparison"}
     change = document["comparison"]["distinct_2"]
-    assert set(change) == {"baseline", "candidate", "delta", "p_value", "significant"}
+    assert set(change) == {
+        "baseline",
+        "candidate",
+        "delta",
+        "p_value",
+        "significant",
+        "baseline_noise",
+    }
     assert change["delta"] == 0 and not change["significant"]
 
 

@@ -18,7 +18,7 @@ PROBE_KEYS = {
 
 def assert_well_formed(report: Report) -> None:
     document = json.loads(report.to_json())
-    assert set(document) == {"metrics", "prompts", "counts"}
+    assert set(document) == {"metrics", "prompts", "counts", "lengths"}
     assert set(document["metrics"]) <= set(METRIC_KEYS)
     for key, metric in document["metrics"].items():
         assert set(metric) == {"value", "ci_low", "ci_high", "n"}
@@ -69,11 +69,21 @@ def test_probe_metrics_by_hand():
     assert not any(key.startswith(("embedding", "vendi")) for key in values)
 
 
-def test_precomputed_embeddings_replace_the_encoder(make_batch, fake_encoder):
+def test_precomputed_embeddings_replace_encoding_the_full_outputs(make_batch, fake_encoder):
     batch = make_batch(prompts=10)
     embeddings = fake_encoder.encode(batch.texts)
-    with_rows = score(Batch(batch.prompts, embeddings), encoder=None)
+    encoded: list[str] = []
+
+    class CountingEncoder:
+        def encode(self, texts):
+            encoded.extend(texts)
+            return fake_encoder.encode(texts)
+
+    with_rows = score(Batch(batch.prompts, embeddings), encoder=CountingEncoder())
     assert with_rows.values() == score(batch, encoder=fake_encoder).values()
+    # Only the outputs cut to the length-matching window were encoded.
+    assert len(encoded) == len(batch.texts)
+    assert all(len(text) <= len(full) for text, full in zip(encoded, batch.texts, strict=True))
 
 
 @pytest.mark.parametrize(
