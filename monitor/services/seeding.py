@@ -21,6 +21,9 @@ from monitor.services.served_lab import served_lab
 
 DEFAULT_PROMPT_SET_NAME = "Tailwatch default"
 LAB_PROMPT_SET_NAME = "Collapse lab probes"
+# The drifting endpoint's prompts: every open prompt, where blandness shows, and every 16th probe.
+DRIFTING_PROMPT_SET_NAME = "Collapse lab writing"
+DRIFTING_EVERY_NTH_PROBE = 16
 DEFAULT_PROMPT_FILES = ("open_prompts.jsonl", "probes.jsonl")
 # The lab endpoints sample every 8th shipped prompt: the same spread of kinds and popularity, in
 # a run short enough to repeat every few minutes on a laptop.
@@ -48,21 +51,26 @@ _LAB_SAMPLING = {
 }
 
 
-def _shipped_prompt_set(name: str, every_nth: int = 1) -> PromptSet:
-    """A prompt set built from the shipped prompt files (created once, then left alone)."""
+def _shipped_prompt_set(name: str, every_nth: int = 1, every_nth_probe: int = 0) -> PromptSet:
+    """A prompt set built from the shipped prompt files (created once, then left alone): every
+    ``every_nth`` prompt of each, or of the probes every ``every_nth_probe`` one when given."""
+    every_nth_probe = every_nth_probe or every_nth
     prompt_set, _ = PromptSet.objects.get_or_create(
         name=name,
         defaults={
             "description": "Open-ended prompts and long-tail factual probes shipped with "
             "Tailwatch (evaluators/data, rebuilt by scripts/build_probe_set.py)"
-            + (f"; every {every_nth}th of them." if every_nth > 1 else ".")
+            + (f"; every {every_nth}th open prompt" if every_nth > 1 else "")
+            + (f"; every {every_nth_probe}th probe" if every_nth_probe > 1 else "")
+            + "."
         },
     )
     if not prompt_set.versions.exists():
         data_dir = Path(evaluators.__file__).parent / "data"
+        strides = (every_nth, every_nth_probe)
         rows = []
-        for file_name in DEFAULT_PROMPT_FILES:
-            rows += parse_prompt_file(file_name, (data_dir / file_name).read_bytes())[::every_nth]
+        for file_name, stride in zip(DEFAULT_PROMPT_FILES, strides, strict=True):
+            rows += parse_prompt_file(file_name, (data_dir / file_name).read_bytes())[::stride]
         add_version(prompt_set, rows, " + ".join(DEFAULT_PROMPT_FILES))
     return prompt_set
 
@@ -107,7 +115,12 @@ def seed_lab_endpoints() -> list[Endpoint]:
             first_generation = first_generation or endpoint
             endpoints.append(endpoint)
     endpoints.append(
-        seed_drifting_endpoint(lab_prompts, served_lab(), DRIFTING_BACKFILLED_RUNS, now)
+        seed_drifting_endpoint(
+            _shipped_prompt_set(DRIFTING_PROMPT_SET_NAME, 1, DRIFTING_EVERY_NTH_PROBE),
+            served_lab(),
+            DRIFTING_BACKFILLED_RUNS,
+            now,
+        )
     )
     return endpoints
 

@@ -12,7 +12,11 @@ from django.utils import timezone
 
 from monitor.models import Endpoint, MetricPoint, PromptKind, Run, Sample
 from monitor.services import seeding
-from monitor.services.seeding import DEFAULT_PROMPT_SET_NAME, LAB_PROMPT_SET_NAME
+from monitor.services.seeding import (
+    DEFAULT_PROMPT_SET_NAME,
+    DRIFTING_PROMPT_SET_NAME,
+    LAB_PROMPT_SET_NAME,
+)
 from monitor.settings import email_settings_from_url
 from tests.conftest import REPO
 from tests.factories import english_texts, make_endpoint, make_finished_run
@@ -44,9 +48,10 @@ def test_bootstrap_creates_a_login_and_the_lab_endpoints_once(
     first, later = lab[0], lab[1]
     assert first.next_run_at is None and first.baseline_endpoint is None
     assert later.baseline_endpoint == first and later.next_run_at is not None
-    assert {e.prompt_set.name for e in lab} == {LAB_PROMPT_SET_NAME}
+    assert {e.prompt_set.name for e in lab} == {LAB_PROMPT_SET_NAME, DRIFTING_PROMPT_SET_NAME}
     assert "Seeded the collapse lab: 11 endpoints" in out
     drifting = Endpoint.objects.get(model="lab-truncated-drift")
+    assert drifting.prompt_set.name == DRIFTING_PROMPT_SET_NAME
     history = drifting.runs.order_by("created_at")
     assert [run.status for run in history] == ["succeeded"] * 2
     assert all(run.alerts_evaluated_at for run in history)
