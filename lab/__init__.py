@@ -2,10 +2,12 @@
 
 Generation 0 is a word-level 4-gram model (interpolated absolute discounting, see
 ``ngram``) trained on fact sentences about real places (``corpus``); each later generation is
-trained on text sampled from the one before (``chain``), in a *pure* arm and an *anchored* arm
-that keeps 10% original text. Each generation answers prompts (``respond``), and Tailwatch
-serves it at ``/lab/v1`` as an OpenAI-compatible model named like ``lab-pure-g3``
-(``monitor.views.lab``); ``manage.py lab run`` measures the generations (``experiment``).
+trained on text sampled from the one before (``chain``), in a *pure* arm, an *anchored* arm
+that keeps 10% original text, and a *truncated* arm whose training text is sampled at top-p 0.9.
+Each generation answers prompts (``respond``), and Tailwatch serves it at ``/lab/v1`` as an
+OpenAI-compatible model named like ``lab-pure-g3``, or ``lab-truncated-drift`` for the arm's
+generations one after another (``monitor.views.lab``); ``manage.py lab run`` measures the
+generations (``experiment``).
 
 The package is plain Python with no Django import, like ``evaluators``: it runs and is tested
 on its own, and the app only configures and serves it.
@@ -19,7 +21,16 @@ Public API::
     evaluate(lab, Arm.PURE, 3)                     # a GenerationReport
 """
 
-from lab.chain import MAX_GENERATION, Arm, Lab, LabConfig, model_id, parse_model_id
+from lab.chain import (
+    MAX_GENERATION,
+    Arm,
+    Lab,
+    LabConfig,
+    drifting_model_id,
+    model_id,
+    parse_drifting_model_id,
+    parse_model_id,
+)
 from lab.corpus import CorpusSettings
 from lab.experiment import GenerationReport, evaluate, table_rows
 
@@ -30,8 +41,10 @@ __all__ = [
     "GenerationReport",
     "Lab",
     "LabConfig",
+    "drifting_model_id",
     "evaluate",
     "model_id",
+    "parse_drifting_model_id",
     "parse_model_id",
     "table_rows",
 ]

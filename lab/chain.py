@@ -1,11 +1,15 @@
 """The generation loop: each generation trained on text written by the one before.
 
 Generation 0 is trained on the original corpus. Generation g + 1 is trained on a corpus of the
-same number of sentences, sampled from generation g. Two arms, as in Shumailov et al. (2024):
+same number of sentences, sampled from generation g. Three arms:
 
-* ``pure``: only the sampled text, the loop that collapses;
+* ``pure``: only the text sampled at temperature 1, the loop that collapses (Shumailov et al.,
+  2024);
 * ``anchored``: a share of every generation's corpus (10% by default) drawn afresh from the
-  original corpus, the mitigation the literature recommends.
+  original corpus, the mitigation the literature recommends;
+* ``truncated``: only sampled text, drawn the way production pipelines draw it, with nucleus
+  sampling at top-p 0.9 (Holtzman et al., 2020): every generation's training text leaves out
+  the least likely continuations, so each generation loses its tails faster than the pure arm.
 
 Everything is deterministic given the config's seed: generation g of an arm samples with a
 random generator seeded by (seed, arm, g), so a cache is reproducible and tests are exact.
@@ -45,6 +49,7 @@ MAX_GENERATION = 20
 class Arm(StrEnum):
     PURE = "pure"
     ANCHORED = "anchored"
+    TRUNCATED = "truncated"
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class LabConfig:
     seed: int = 0
     order: int = 4
     anchor_share: float = 0.1
+    # The nucleus the truncated arm samples its training text from.
+    truncated_top_p: float = 0.9
     # Every probe_stride-th default probe's entity is in the corpus; tests use a smaller one.
     probe_stride: int = 1
     heldout_share: float = 0.05
@@ -150,12 +157,16 @@ class Lab:
 
     def training_corpus(self, arm: Arm, generation: int, previous: NgramModel) -> list[list[int]]:
         """The corpus generation ``generation`` (≥ 1) of ``arm`` is trained on: as many
-        sentences as the original, sampled from ``previous`` at temperature 1, with the
-        anchored arm's share replaced by original sentences drawn afresh."""
+        sentences as the original, sampled from ``previous`` at temperature 1 (the truncated
+        arm: from its nucleus), with the anchored arm's share replaced by original sentences
+        drawn afresh."""
         rng = np.random.default_rng([self.config.seed, list(Arm).index(arm), generation])
         size = len(self.original)
         kept = round(self.config.anchor_share * size) if arm == Arm.ANCHORED else 0
-        sampled = previous.generate([[]] * (size - kept), rng, self.config.max_sentence_tokens)
+        top_p = self.config.truncated_top_p if arm == Arm.TRUNCATED else 1.0
+        sampled = previous.generate(
+            [[]] * (size - kept), rng, self.config.max_sentence_tokens, top_p
+        )
         anchors = rng.choice(size, kept, replace=False)
         return sampled + [self.original[i] for i in anchors]
 
@@ -199,6 +210,7 @@ def _write_atomically(model: NgramModel, path: Path) -> None:
 
 
 _MODEL_ID = re.compile(rf"lab-({'|'.join(Arm)})-g(\d{{1,2}})")
+_DRIFTING_MODEL_ID = re.compile(rf"lab-({'|'.join(Arm)})-drift")
 
 
 def parse_model_id(model_id: str) -> tuple[Arm, int] | None:
@@ -211,3 +223,14 @@ def parse_model_id(model_id: str) -> tuple[Arm, int] | None:
 
 def model_id(arm: Arm, generation: int) -> str:
     return f"lab-{arm}-g{generation}"
+
+
+def parse_drifting_model_id(model_id: str) -> Arm | None:
+    """Arm.TRUNCATED for "lab-truncated-drift", the model that serves the arm's generations
+    one after another (the server decides which one a request gets); None otherwise."""
+    match = _DRIFTING_MODEL_ID.fullmatch(model_id)
+    return None if match is None else Arm(match[1])
+
+
+def drifting_model_id(arm: Arm) -> str:
+    return f"lab-{arm}-drift"

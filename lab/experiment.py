@@ -1,9 +1,9 @@
 """Measuring each generation with the warning signs Tailwatch watches.
 
 For every generation: the perplexity of held-out original text (how much of the original
-distribution the model still covers), the variety and rare words of its own writing (distinct-2
-and tail vocabulary of its replies to the default open prompts, several samples each), and its
-accuracy on the factual probes by popularity tercile of the entity asked about.
+distribution the model still covers), the variety and rare words of its own writing (distinct-2,
+tail types and tail vocabulary of its replies to the default open prompts, several samples each),
+and its accuracy on the factual probes by popularity tercile of the entity asked about.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class GenerationReport:
     generation: int
     perplexity: float
     distinct_2: float
+    tail_types: float  # distinct rare word types (Zipf < 3.5) expected in 1,000 tokens
     tail_vocabulary: float
     accuracy: dict[str, float]  # by popularity tercile: "head", "torso", "tail"
 
@@ -57,13 +58,24 @@ def evaluate(lab: Lab, arm: Arm, generation: int) -> GenerationReport:
         generation=generation,
         perplexity=model.model.perplexity(lab.heldout),
         distinct_2=evaluators.distinct_n(writing, 2),
+        tail_types=_tail_types(writing, len(open_prompts)),
         tail_vocabulary=evaluators.tail_vocabulary(writing),
         accuracy=accuracy,
     )
 
 
+def _tail_types(writing: list[str], prompt_count: int) -> float:
+    """The tail-type count of replies written to ``prompt_count`` prompts, round after round,
+    as Tailwatch measures it on a run: from the evaluators' report, the one place the metric
+    is defined."""
+    batch = evaluators.Batch.from_rows(
+        (index % prompt_count, text) for index, text in enumerate(writing)
+    )
+    return evaluators.score(batch, embed=False).metrics["tail_types"].value
+
+
 TABLE_HEADER = (
-    "| gen | held-out perplexity | distinct-2 | tail vocabulary "
+    "| gen | held-out perplexity | distinct-2 | tail types | tail vocabulary "
     "| accuracy head | accuracy torso | accuracy tail |"
 )
 
@@ -71,11 +83,11 @@ TABLE_HEADER = (
 def table_rows(reports: Iterable[GenerationReport]) -> Iterable[str]:
     """The reports as Markdown table rows, under :data:`TABLE_HEADER`."""
     yield TABLE_HEADER
-    yield "|" + "---:|" * 7
+    yield "|" + "---:|" * 8
     for report in reports:
         accuracy = report.accuracy
         yield (
             f"| {report.generation} | {report.perplexity:.1f} | {report.distinct_2:.3f} "
-            f"| {report.tail_vocabulary:.3f} | {accuracy['head']:.2f} | {accuracy['torso']:.2f} "
-            f"| {accuracy['tail']:.2f} |"
+            f"| {report.tail_types:.1f} | {report.tail_vocabulary:.3f} | {accuracy['head']:.2f} "
+            f"| {accuracy['torso']:.2f} | {accuracy['tail']:.2f} |"
         )

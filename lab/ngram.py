@@ -33,6 +33,7 @@ token of a key is ``key % V ** (k - 1)``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -111,6 +112,34 @@ class Level:
         rows = np.minimum(np.searchsorted(self.context_keys, keys), len(self.context_keys) - 1)
         return rows, self.context_keys[rows] == keys
 
+    def draw(self, rows: np.ndarray, uniforms: np.ndarray, top_p: float) -> np.ndarray:
+        """One word seen after each context row, in proportion to its smoothed probability,
+        picked by a uniform number in [0, 1) per row. With ``top_p`` below 1 the words of a
+        context are ranked by probability and only the smallest top set that holds ``top_p``
+        of their mass can be drawn; at 1 the ranking is skipped, so untruncated sampling
+        draws exactly what it always drew for the same random numbers."""
+        first, end = self.starts[rows], self.starts[rows + 1]
+        cumulative, entries = (self.cumulative, None) if top_p >= 1 else self.ranked
+        low = cumulative[first]
+        mass = cumulative[end] - low
+        if entries is not None:
+            # The nucleus ends with the first ranked word whose running sum reaches top_p.
+            nucleus_end = np.searchsorted(cumulative, low + top_p * mass, side="left")
+            end = np.clip(nucleus_end, first + 1, end)
+            mass = cumulative[end] - low
+        target = low + uniforms * mass
+        entry = np.clip(np.searchsorted(cumulative, target, side="right") - 1, first, end - 1)
+        return self.words[entry if entries is None else entries[entry]]
+
+    @functools.cached_property
+    def ranked(self) -> tuple[np.ndarray, np.ndarray]:
+        """(running sum, with a leading 0, of the entries' probabilities with each context's
+        entries in order of falling probability; the entry at each ranked position)."""
+        probability = np.diff(self.cumulative)
+        rows = np.repeat(np.arange(len(self.totals)), np.diff(self.starts))
+        entries = np.lexsort((-probability, rows))
+        return np.concatenate([[0.0], np.cumsum(probability[entries])]), entries
+
     def discounted_counts(self, keys: np.ndarray) -> np.ndarray:
         """The discounted count of each n-gram key, 0 for n-grams never seen."""
         index = np.minimum(np.searchsorted(self.gram_keys, keys), len(self.gram_keys) - 1)
@@ -155,10 +184,14 @@ class NgramModel:
         return cls(order, vocab_size, tuple(levels))
 
     # Sampling ----------------------------------------------------------------------------------
-    def sample_next(self, contexts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def sample_next(
+        self, contexts: np.ndarray, rng: np.random.Generator, top_p: float = 1.0
+    ) -> np.ndarray:
         """Draw one next token for each row of ``contexts`` (shape ``(batch, order - 1)``):
         among the words seen after its longest known context, in proportion to their smoothed
-        probability."""
+        probability. With ``top_p`` below 1, only from the nucleus (Holtzman et al., 2020, "The
+        curious case of neural text degeneration"): the most probable of those words that
+        together hold ``top_p`` of their mass, the truncation production samplers apply."""
         drawn = np.full(len(contexts), -1, dtype=np.int64)
         for level in reversed(self.levels):
             pending = np.flatnonzero(drawn < 0)
@@ -167,21 +200,19 @@ class NgramModel:
             rows, seen = level.find_contexts(
                 context_keys(contexts[pending], level.order - 1, self.vocab_size)
             )
-            rows, chosen = rows[seen], pending[seen]
-            first, end = level.starts[rows], level.starts[rows + 1]
-            mass = level.cumulative[end] - level.cumulative[first]
-            target = level.cumulative[first] + rng.random(len(rows)) * mass
-            entry = np.clip(
-                np.searchsorted(level.cumulative, target, side="right") - 1, first, end - 1
-            )
-            drawn[chosen] = level.words[entry]
+            drawn[pending[seen]] = level.draw(rows[seen], rng.random(int(seen.sum())), top_p)
         return drawn
 
     def generate(
-        self, prefixes: Sequence[Sequence[int]], rng: np.random.Generator, max_tokens: int
+        self,
+        prefixes: Sequence[Sequence[int]],
+        rng: np.random.Generator,
+        max_tokens: int,
+        top_p: float = 1.0,
     ) -> list[list[int]]:
-        """Continue each prefix (the tokens after BOS) until EOS or ``max_tokens`` new tokens;
-        returns the new tokens of each, without the EOS."""
+        """Continue each prefix (the tokens after BOS) until EOS or ``max_tokens`` new tokens,
+        each drawn by :meth:`sample_next` with ``top_p``; returns the new tokens of each,
+        without the EOS."""
         contexts = np.array([_context_of(prefix, self.order) for prefix in prefixes], np.int64)
         contexts = contexts.reshape(len(prefixes), self.order - 1)
         generated = np.full((len(prefixes), max_tokens), EOS, dtype=np.int64)
@@ -190,7 +221,7 @@ class NgramModel:
             rows = np.flatnonzero(active)
             if not len(rows):
                 break
-            tokens = self.sample_next(contexts[rows], rng)
+            tokens = self.sample_next(contexts[rows], rng, top_p)
             generated[rows, step] = tokens
             contexts[rows] = np.column_stack([contexts[rows, 1:], tokens])
             active[rows] = tokens != EOS

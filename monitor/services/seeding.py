@@ -1,9 +1,10 @@
 """What a new install starts with: the prompt sets built from the shipped prompt files and, on
-an empty database, the collapse lab's endpoints, so the first page already shows data."""
+an empty database, the collapse lab's endpoints, so the first page already shows data: one of
+them, the drifting endpoint, with hours of history and an alert firing."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -11,13 +12,18 @@ from django.db import transaction
 from django.utils import timezone
 
 import evaluators
-from lab import Arm, model_id
+from lab import Arm, Lab, drifting_model_id, model_id
 from monitor.models import Endpoint, PromptSet
+from monitor.services.backfill import backfill_history
 from monitor.services.endpoints import save_endpoint
 from monitor.services.prompts import add_version, parse_prompt_file
+from monitor.services.served_lab import served_lab
 
 DEFAULT_PROMPT_SET_NAME = "Tailwatch default"
 LAB_PROMPT_SET_NAME = "Collapse lab probes"
+# The drifting endpoint's prompts: every open prompt, where blandness shows, and every 16th probe.
+DRIFTING_PROMPT_SET_NAME = "Collapse lab writing"
+DRIFTING_EVERY_NTH_PROBE = 16
 DEFAULT_PROMPT_FILES = ("open_prompts.jsonl", "probes.jsonl")
 # The lab endpoints sample every 8th shipped prompt: the same spread of kinds and popularity, in
 # a run short enough to repeat every few minutes on a laptop.
@@ -25,24 +31,47 @@ LAB_EVERY_NTH_PROMPT = 8
 # The lab generations registered, in both arms: enough to show a trend, few enough that all ten
 # endpoints finish their first runs within a few minutes.
 LAB_GENERATIONS = (0, 2, 4, 6, 8)
+LAB_ARMS = (Arm.PURE, Arm.ANCHORED)
 LATER_GENERATIONS_DELAY = timedelta(seconds=90)
+# The drifting endpoint serves the truncated arm's next generation at each run; its history is
+# made at seeding time, one run every interval: enough runs for the blandness-creep rule's window
+# (8) to see the trend and the charts to show hours of it, and no more: beyond generation 12 the
+# blandness index levels off (the creep rule then resolves) and each run costs seconds of seeding.
+DRIFTING_ARM = Arm.TRUNCATED
+DRIFTING_BACKFILLED_RUNS = 12
+LAB_INTERVAL_MINUTES = 30
 
 
-def _shipped_prompt_set(name: str, every_nth: int = 1) -> PromptSet:
-    """A prompt set built from the shipped prompt files (created once, then left alone)."""
+# How every lab endpoint samples. A generation's first request trains it and those before it:
+# seconds, hence the long timeout.
+_LAB_SAMPLING = {
+    "samples_per_prompt": 3,
+    "interval_minutes": LAB_INTERVAL_MINUTES,
+    "concurrency": 4,
+    "timeout_seconds": 60,
+}
+
+
+def _shipped_prompt_set(name: str, every_nth: int = 1, every_nth_probe: int = 0) -> PromptSet:
+    """A prompt set built from the shipped prompt files (created once, then left alone): every
+    ``every_nth`` prompt of each, or of the probes every ``every_nth_probe`` one when given."""
+    every_nth_probe = every_nth_probe or every_nth
     prompt_set, _ = PromptSet.objects.get_or_create(
         name=name,
         defaults={
             "description": "Open-ended prompts and long-tail factual probes shipped with "
             "Tailwatch (evaluators/data, rebuilt by scripts/build_probe_set.py)"
-            + (f"; every {every_nth}th of them." if every_nth > 1 else ".")
+            + (f"; every {every_nth}th open prompt" if every_nth > 1 else "")
+            + (f"; every {every_nth_probe}th probe" if every_nth_probe > 1 else "")
+            + "."
         },
     )
     if not prompt_set.versions.exists():
         data_dir = Path(evaluators.__file__).parent / "data"
+        strides = (every_nth, every_nth_probe)
         rows = []
-        for file_name in DEFAULT_PROMPT_FILES:
-            rows += parse_prompt_file(file_name, (data_dir / file_name).read_bytes())[::every_nth]
+        for file_name, stride in zip(DEFAULT_PROMPT_FILES, strides, strict=True):
+            rows += parse_prompt_file(file_name, (data_dir / file_name).read_bytes())[::stride]
         add_version(prompt_set, rows, " + ".join(DEFAULT_PROMPT_FILES))
     return prompt_set
 
@@ -57,7 +86,8 @@ def seed_lab_endpoints() -> list[Endpoint]:
     by Tailwatch itself at ``/lab/v1``, as versions of two model families; otherwise do nothing.
 
     The ``lab-pure`` family is trained on its own output generation after generation and
-    collapses; ``lab-anchored`` keeps some original text in every generation and holds.
+    collapses; ``lab-anchored`` keeps some original text in every generation and holds. The
+    drifting endpoint (``seed_drifting_endpoint``) comes with its history.
     """
     if Endpoint.objects.exists() or PromptSet.objects.exists():
         return []
@@ -65,7 +95,7 @@ def seed_lab_endpoints() -> list[Endpoint]:
     lab_prompts = _shipped_prompt_set(LAB_PROMPT_SET_NAME, LAB_EVERY_NTH_PROMPT)
     now = timezone.now()
     endpoints = []
-    for arm in Arm:
+    for arm in LAB_ARMS:
         first_generation = None
         for generation in LAB_GENERATIONS:
             endpoint = save_endpoint(
@@ -76,11 +106,7 @@ def seed_lab_endpoints() -> list[Endpoint]:
                     base_url=f"{settings.SITE_URL}/lab/v1",
                     model=model_id(arm, generation),
                     prompt_set=lab_prompts,
-                    samples_per_prompt=3,
-                    interval_minutes=30,
-                    concurrency=4,
-                    # A generation's first request trains it and those before it: seconds.
-                    timeout_seconds=60,
+                    **_LAB_SAMPLING,
                     # Later generations are compared with generation 0 of their arm, which runs
                     # first, so the overview shows each generation's losses from the start.
                     baseline_endpoint=first_generation,
@@ -89,4 +115,36 @@ def seed_lab_endpoints() -> list[Endpoint]:
             )
             first_generation = first_generation or endpoint
             endpoints.append(endpoint)
+    endpoints.append(
+        seed_drifting_endpoint(
+            _shipped_prompt_set(DRIFTING_PROMPT_SET_NAME, 1, DRIFTING_EVERY_NTH_PROBE),
+            served_lab(),
+            DRIFTING_BACKFILLED_RUNS,
+            now,
+        )
+    )
     return endpoints
+
+
+def seed_drifting_endpoint(
+    prompt_set: PromptSet, lab: Lab, backfilled_runs: int, now: datetime
+) -> Endpoint:
+    """The endpoint of ``lab``'s drifting model (the truncated arm), with ``backfilled_runs``
+    runs of history, one every interval up to ``now``; its next run, the next generation, comes
+    soon after the other lab endpoints' first runs."""
+    name = drifting_model_id(DRIFTING_ARM)
+    endpoint = save_endpoint(
+        Endpoint(
+            name=name,
+            model_family=f"lab-{DRIFTING_ARM}",
+            version_label="drift",
+            base_url=f"{settings.SITE_URL}/lab/v1",
+            model=name,
+            prompt_set=prompt_set,
+            next_run_at=now + LATER_GENERATIONS_DELAY,
+            **_LAB_SAMPLING,
+        )
+    )
+    interval = timedelta(minutes=LAB_INTERVAL_MINUTES)
+    backfill_history(endpoint, lab, backfilled_runs, interval, now)
+    return endpoint

@@ -1,7 +1,9 @@
 """The lab's generations as an OpenAI-compatible API at ``/lab/v1``.
 
-Model ids name the arm and generation: ``lab-pure-g3``, ``lab-anchored-g0``, … A generation
-not trained yet is trained on its first request (a few seconds; see ``lab.chain``).
+Model ids name the arm and generation: ``lab-pure-g3``, ``lab-anchored-g0``, … , or an arm
+whose generations follow one another, one a run: ``lab-truncated-drift`` (see
+``monitor.services.served_lab``). A generation not trained yet is trained on its first request
+(a few seconds; see ``lab.chain``).
 A request's integer ``seed``, as in OpenAI's API, makes its reply reproducible.
 """
 
@@ -15,9 +17,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from lab import parse_model_id
 from monitor.fake_llm import completion_response
-from monitor.services.served_lab import served_lab
+from monitor.services.served_lab import served_generation, served_lab
 
 
 def _requested(raw_body: bytes) -> dict | None:
@@ -40,13 +41,14 @@ def completions(request: HttpRequest) -> HttpResponse:
         # Not a JSON object: the shared request parser answers with the usual 400.
         response = completion_response(request.path, request.body, rng)
     else:
-        target = parse_model_id(str(body.get("model", "")))
+        target = served_generation(str(body.get("model", "")))
         if target is None:
             return JsonResponse(
                 {
                     "error": {
                         "message": f"The model '{body.get('model', '')}' does not exist; "
-                        "lab models are named like lab-pure-g3 or lab-anchored-g0.",
+                        "lab models are named like lab-pure-g3, lab-anchored-g0 or "
+                        "lab-truncated-drift.",
                         "type": "invalid_request_error",
                         "code": "model_not_found",
                     }

@@ -49,6 +49,7 @@ def test_trained_generations_are_read_back_from_disk(tmp_path, monkeypatch):
     [
         ("lab-pure-g3", (Arm.PURE, 3)),
         ("lab-anchored-g0", (Arm.ANCHORED, 0)),
+        ("lab-truncated-g20", (Arm.TRUNCATED, 20)),
         ("lab-pure-g21", None),
         ("lab-mixed-g1", None),
         ("gpt-4o", None),

@@ -55,6 +55,22 @@ def test_a_continuation_follows_the_facts_it_was_taught(model, vocabulary):
     assert {vocabulary.decode(reply) for reply in replies} == {"in France."}
 
 
+def test_nucleus_sampling_draws_only_the_likeliest_words():
+    # After "Paris is in" the model saw "France" 9 times and "Texas" once: the nucleus of
+    # top-p 0.5 holds "France" alone, while untruncated sampling draws both.
+    sentences = ["Paris is in France."] * 9 + ["Paris is in Texas."]
+    known = Vocabulary.of_texts(sentences)
+    trained = NgramModel.train([known.encode(s) for s in sentences], ORDER, len(known))
+    prefixes = [known.encode("Paris is in")] * 400
+
+    def answers(top_p: float) -> set[str]:
+        replies = trained.generate(prefixes, np.random.default_rng(2), 2, top_p)
+        return {known.decode(reply) for reply in replies}
+
+    assert answers(1.0) == {"France.", "Texas."}
+    assert answers(0.5) == {"France."}
+
+
 def test_unseen_text_has_a_finite_perplexity_higher_than_seen_text(model, vocabulary):
     seen = [vocabulary.encode(s) for s in SENTENCES]
     unseen = [vocabulary.encode("Oslo is in India.")]

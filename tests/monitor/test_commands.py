@@ -11,7 +11,12 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from monitor.models import Endpoint, MetricPoint, PromptKind, Run, Sample
-from monitor.services.seeding import DEFAULT_PROMPT_SET_NAME, LAB_PROMPT_SET_NAME
+from monitor.services import seeding
+from monitor.services.seeding import (
+    DEFAULT_PROMPT_SET_NAME,
+    DRIFTING_PROMPT_SET_NAME,
+    LAB_PROMPT_SET_NAME,
+)
 from monitor.settings import email_settings_from_url
 from tests.conftest import REPO
 from tests.factories import english_texts, make_endpoint, make_finished_run
@@ -19,8 +24,13 @@ from tests.factories import english_texts, make_endpoint, make_finished_run
 pytestmark = pytest.mark.django_db
 
 
-def test_bootstrap_creates_a_login_and_the_lab_endpoints_once(capsys, settings, tmp_path):
+def test_bootstrap_creates_a_login_and_the_lab_endpoints_once(
+    capsys, settings, tmp_path, small_lab, monkeypatch
+):
     settings.VAR_DIR = tmp_path
+    settings.TAILWATCH_EMBEDDINGS = False
+    monkeypatch.setattr(seeding, "served_lab", lambda: small_lab)
+    monkeypatch.setattr(seeding, "DRIFTING_BACKFILLED_RUNS", 2)
     call_command("bootstrap")
     out = capsys.readouterr().out
     password = (tmp_path / "admin-password").read_text().strip()
@@ -31,14 +41,21 @@ def test_bootstrap_creates_a_login_and_the_lab_endpoints_once(capsys, settings, 
         ("lab-anchored", "g0", "lab-anchored-g0"),
         ("lab-anchored", "g2", "lab-anchored-g2"),
     ]
-    assert lab.count() == 10 and {e.model_family for e in lab} == {"lab-anchored", "lab-pure"}
+    assert lab.count() == 11
+    assert {e.model_family for e in lab} == {"lab-anchored", "lab-pure", "lab-truncated"}
     assert all(e.base_url.endswith("/lab/v1") for e in lab)
     # Generation 0 of each arm runs first and is the baseline of the later generations.
     first, later = lab[0], lab[1]
     assert first.next_run_at is None and first.baseline_endpoint is None
     assert later.baseline_endpoint == first and later.next_run_at is not None
-    assert {e.prompt_set.name for e in lab} == {LAB_PROMPT_SET_NAME}
-    assert "Seeded the collapse lab: 10 endpoints" in out
+    assert {e.prompt_set.name for e in lab} == {LAB_PROMPT_SET_NAME, DRIFTING_PROMPT_SET_NAME}
+    assert "Seeded the collapse lab: 11 endpoints" in out
+    drifting = Endpoint.objects.get(model="lab-truncated-drift")
+    assert drifting.prompt_set.name == DRIFTING_PROMPT_SET_NAME
+    history = drifting.runs.order_by("created_at")
+    assert [run.status for run in history] == ["succeeded"] * 2
+    assert all(run.alerts_evaluated_at for run in history)
+    assert drifting.baseline_run == history[0] and drifting.next_run_at > history[1].finished_at
     default = first.prompt_set.__class__.objects.get(name=DEFAULT_PROMPT_SET_NAME)
     kinds = default.latest_version.kind_counts()
     assert kinds[PromptKind.PROBE] >= 500 and kinds[PromptKind.OPEN] >= 100
@@ -47,7 +64,7 @@ def test_bootstrap_creates_a_login_and_the_lab_endpoints_once(capsys, settings, 
     )
 
     call_command("bootstrap")
-    assert User.objects.count() == 1 and Endpoint.objects.count() == 10
+    assert User.objects.count() == 1 and Endpoint.objects.count() == 11
     assert password in capsys.readouterr().out
 
 

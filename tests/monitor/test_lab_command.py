@@ -15,7 +15,7 @@ def test_lab_run_prints_a_row_per_generation(small_lab, monkeypatch):
     lines = out.getvalue().splitlines()
     assert "pure arm, seed 0:" in lines
     header = next(i for i, line in enumerate(lines) if line.startswith("| gen "))
-    assert "tail vocabulary" in lines[header] and "accuracy tail" in lines[header]
+    assert "tail types" in lines[header] and "accuracy tail" in lines[header]
     rows = [line for line in lines[header + 2 :] if line.startswith("|")]
     assert [row.split("|")[1].strip() for row in rows] == ["0", "1", "2"]
 

@@ -4,7 +4,12 @@ import json
 
 import pytest
 
+from lab import Arm
+from monitor.services import sampling
+from monitor.services import served_lab as served_lab_service
+from monitor.services.served_lab import served_generation
 from monitor.views import lab as lab_view
+from tests.factories import make_endpoint, make_finished_run
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +59,28 @@ def test_legacy_completions_are_served_too(client):
     assert response.json()["choices"][0]["text"].startswith("Shanghai")
 
 
-@pytest.mark.parametrize("model", ["gpt-4o", "lab-pure-g99", ""])
+@pytest.mark.django_db
+def test_a_drifting_model_serves_the_generation_after_its_endpoints_last_run(client):
+    endpoint = make_endpoint("http://testserver/lab/v1", model="lab-truncated-drift")
+    assert served_generation("lab-truncated-drift") == (Arm.TRUNCATED, 0)
+    for _ in range(2):
+        make_finished_run(endpoint, [["a reply"]] * 3)
+    sampling.start_run(endpoint)  # the run sampling now is served the next generation
+    assert served_generation("lab-truncated-drift") == (Arm.TRUNCATED, 2)
+    response = _chat(client, "lab-truncated-drift", "Write a short story about a lighthouse.")
+    assert response.status_code == 200 and response.json()["model"] == "lab-truncated-drift"
+
+
+@pytest.mark.django_db
+def test_a_drifting_model_stops_at_the_last_generation(monkeypatch):
+    monkeypatch.setattr(served_lab_service, "MAX_GENERATION", 1)
+    endpoint = make_endpoint("http://testserver/lab/v1", model="lab-pure-drift")
+    for _ in range(2):
+        make_finished_run(endpoint, [["a reply"]] * 3)
+    assert served_generation("lab-pure-drift") == (Arm.PURE, 1)
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "lab-pure-g99", "lab-mixed-drift", ""])
 def test_an_unknown_model_is_a_404_like_openais(client, model):
     response = _chat(client, model, "Hello")
     assert response.status_code == 404

@@ -22,7 +22,7 @@ class Command(BaseCommand):
         actions = parser.add_subparsers(dest="action", required=True)
         run = actions.add_parser("run", help="Train and measure a chain of generations.")
         run.add_argument("--generations", type=int, default=8, help="The last generation.")
-        run.add_argument("--arm", choices=[*Arm, "both"], default="both")
+        run.add_argument("--arm", choices=[*Arm, "all"], default="all")
         run.add_argument(
             "--seed", type=int, default=None, help="Another seed than the served lab's."
         )
@@ -32,7 +32,7 @@ class Command(BaseCommand):
             raise CommandError(f"--generations must be between 0 and {MAX_GENERATION}")
         seed = options["seed"]
         lab = served_lab() if seed is None else Lab(LabConfig(seed=seed), settings.VAR_DIR / "lab")
-        arms = list(Arm) if options["arm"] == "both" else [Arm(options["arm"])]
+        arms = list(Arm) if options["arm"] == "all" else [Arm(options["arm"])]
         for arm in arms:
             self._run(lab, arm, options["generations"])
 
