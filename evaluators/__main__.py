@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from evaluators.comparison import MetricComparison, compare
+from evaluators.comparison import ALPHA, MetricComparison, compare
 from evaluators.embedding import SentenceTransformerEncoder
 from evaluators.policy import DEFAULT_POLICY, worse_by
 from evaluators.report import Batch, Report, score
@@ -63,7 +63,9 @@ def _interval(low: float | None, high: float | None) -> str:
     return "" if low is None or high is None else f"[{low:.4f}, {high:.4f}]"
 
 
-def format_table(report: Report, comparison: dict[str, MetricComparison] | None) -> str:
+def format_table(
+    report: Report, comparison: dict[str, MetricComparison] | None, alpha: float = ALPHA
+) -> str:
     """A plain-text table of metrics, intervals and, with a comparison, deltas and p-values."""
     header = f"{'metric':<28}{'value':>10}  {'95% CI':<22}{'n':>6}"
     if comparison is not None:
@@ -78,7 +80,10 @@ def format_table(report: Report, comparison: dict[str, MetricComparison] | None)
             line += f"{change.baseline:>11.4f}{change.delta:>+11.4f}{change.p_value:>8.3f}{flag}"
         lines.append(line)
     if comparison is not None:
-        lines.append("* significant at 5%, Holm-adjusted across metrics (prompt permutation test)")
+        lines.append(
+            f"* significant at {alpha:.0%}, Holm-adjusted across the {len(comparison)} metrics "
+            "compared (prompt permutation test)"
+        )
     return "\n".join(lines)
 
 
@@ -131,23 +136,26 @@ def main(argv: list[str] | None = None) -> int:
     # The blandness index and the length-matched metrics of the run are measured against the
     # baseline, as the comparison's are, so value, baseline and delta rest on one reference.
     report = score(candidate, baseline=baseline, embed=embed)
-    comparison = compare(baseline, candidate, embed=embed) if baseline else None
-    gate = None
+    comparison, regressed = None, None
     if args.fail_on_regression:
-        gate = DEFAULT_POLICY.compare(baseline, candidate, embed=embed)
-        regressed = DEFAULT_POLICY.regressed(gate)
+        # One test, one set of p-values: the gate's, over the metrics the policy watches.
+        comparison = DEFAULT_POLICY.compare(baseline, candidate, embed=embed)
+        regressed = DEFAULT_POLICY.regressed(comparison)
+    elif baseline:
+        comparison = compare(baseline, candidate, embed=embed)
     if args.json:
         document: dict[str, Any] = report.to_dict()
         if comparison is not None:
             document["comparison"] = {key: vars(value) for key, value in comparison.items()}
-        if gate is not None:
+        if regressed is not None:
             document["regressed"] = regressed
         print(json.dumps(document, indent=2, allow_nan=False))
     else:
-        print(format_table(report, comparison))
-        if gate is not None:
-            print(format_verdict(regressed, gate))
-    return 1 if gate is not None and regressed else 0
+        alpha = DEFAULT_POLICY.alpha if regressed is not None else ALPHA
+        print(format_table(report, comparison, alpha))
+        if regressed is not None:
+            print(format_verdict(regressed, comparison))
+    return 1 if regressed else 0
 
 
 if __name__ == "__main__":
