@@ -70,12 +70,13 @@ def make_finished_run(endpoint: Endpoint, texts_by_prompt: list[list[str]]):
 
 
 def blandness_against(run, reference) -> float:
-    """The blandness index of ``run``'s outputs measured from ``reference``'s report, computed
-    here from the stored samples: what the pipeline should have stored for ``run``."""
+    """The blandness index of ``run``'s outputs measured from ``reference``'s outputs at the
+    length they share, computed here from the stored samples: what the pipeline should have
+    stored for ``run``."""
     import evaluators
     from monitor.services import scoring
 
     report = evaluators.score(
-        scoring.run_batch(run), baseline=evaluators.Report.from_dict(reference.report), embed=False
+        scoring.run_batch(run), baseline=scoring.run_batch(reference), embed=False
     )
     return report.metrics["blandness_index"].value
