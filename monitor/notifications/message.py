@@ -202,10 +202,13 @@ def webhook_payload(event: AlertEvent, subject: str, url: str, length_context: s
 
 def telling_samples(event: AlertEvent) -> list[dict]:
     """The outputs that show the problem best: the prompts with the worst per-prompt value of
-    the alert's metric in the run, one output each (a wrong one, for accuracy metrics)."""
+    the alert's metric in the run (of its raw twin, for a length-matched metric, which has no
+    per-prompt figure), one output each (a wrong one, for accuracy metrics)."""
     run, metric = event.run, event.alert.rule.metric
     if run is None or not run.report or not metric:
         return []
+    if METRICS.get(metric) and METRICS[metric].length_matched:
+        metric = metric.removesuffix("_matched")
     per_prompt = {
         key: entry["metrics"][metric]
         for key, entry in run.report.get("prompts", {}).items()
