@@ -102,6 +102,24 @@ def worse_by(value: float, baseline: float, metric: str) -> float:
     return change / abs(baseline) if baseline else change
 
 
+def change_in_words(value: float, baseline: float, metric: str) -> str:
+    """A change said the way a reader takes it, its sign and its meaning never at odds:
+    "down 12.3%, the worse direction", "up 0.8 from 0, the worse direction"; a metric that is
+    context, not a warning sign (the answers' length), only "up 12.3%"."""
+    if value == baseline:
+        return "unchanged"
+    way = "up" if value > baseline else "down"
+    amount = (
+        f"{abs(value - baseline) / abs(baseline) * 100:.1f}%"
+        if baseline
+        else f"{abs(value - baseline):.3g} from 0"
+    )
+    if not METRICS[metric].warning_sign:
+        return f"{way} {amount}"
+    meaning = "the worse" if worse_by(value, baseline, metric) > 0 else "the better"
+    return f"{way} {amount}, {meaning} direction"
+
+
 def is_regression(
     metric: str,
     result: MetricComparison,

@@ -66,3 +66,43 @@ def series_png(
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
+
+
+def comparison_png(
+    bars: Sequence[tuple[str, float, float | None, float | None]],
+    width: int = 480,
+    height: int = 160,
+) -> bytes:
+    """Runs side by side, each ``(label, value, ci_low, ci_high)``: its 95% CI as a whisker
+    with caps and its value as a dot, labelled underneath; the last one (the run the alert is
+    about) in red, the others grey. The y axis spans the values and CIs, like ``series_png``."""
+    if not bars:
+        raise ValueError("nothing to draw")
+    span_values = [v for _, *figures in bars for v in figures if v is not None]
+    top, bottom = max(span_values), min(span_values)
+    if top == bottom:
+        top, bottom = top + 1, bottom - 1
+    pad, label_room = 12, 16
+    top, bottom = top + (top - bottom) * 0.05, bottom - (top - bottom) * 0.05
+
+    def y(value: float) -> float:
+        return pad + (height - 2 * pad - label_room) * (top - value) / (top - bottom)
+
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([pad, pad, width - pad, height - pad - label_room], outline=AXIS)
+    step = (width - 2 * pad) / len(bars)
+    for index, (label, value, low, high) in enumerate(bars):
+        colour = LAST if index == len(bars) - 1 else BASELINE
+        centre = pad + step * (index + 0.5)
+        if low is not None and high is not None:
+            draw.line([(centre, y(low)), (centre, y(high))], fill=colour, width=2)
+            for end in (low, high):
+                draw.line([(centre - 8, y(end)), (centre + 8, y(end))], fill=colour, width=2)
+        draw.ellipse([centre - 5, y(value) - 5, centre + 5, y(value) + 5], fill=colour)
+        draw.text((centre + 12, y(value) - 6), f"{value:.4g}", fill=colour)
+        text_width = draw.textlength(label)
+        draw.text((centre - text_width / 2, height - pad - label_room + 4), label, fill=BASELINE)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()

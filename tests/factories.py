@@ -80,3 +80,14 @@ def blandness_against(run, reference) -> float:
         scoring.run_batch(run), baseline=scoring.run_batch(reference), embed=False
     )
     return report.metrics["blandness_index"].value
+
+
+def make_scored_run(endpoint: Endpoint, seed: int, vocabulary: int, words: int = 40):
+    """A scored run of ``endpoint`` whose every output is ``words`` words drawn from the
+    ``vocabulary`` most common English words (see ``english_texts``), one per prompt and
+    sample."""
+    from monitor.services import scoring
+
+    prompts = endpoint.prompt_set.latest_version.prompts.count()
+    texts = english_texts(seed, vocabulary, prompts, endpoint.samples_per_prompt, words=words)
+    return scoring.score_run(make_finished_run(endpoint, texts).pk)

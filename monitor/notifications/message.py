@@ -1,7 +1,9 @@
 """Message: what a notification says, rendered once for any channel.
 
 An alert event becomes a subject, plain-text and HTML parts (from the ``monitor/email``
-templates), a chart of the metric's recent values, and a JSON payload for webhooks.
+templates), a chart, and a JSON payload for webhooks. The chart is a PNG sent inline (mail
+clients run no script): the metric's recent values, or, for a drop alert on an endpoint's first
+run (no series yet), the run against its baseline run, each with its 95% CI.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from evaluators import METRICS, is_correct
-from monitor.charts import series_png
+from evaluators.policy import change_in_words
+from monitor.charts import comparison_png, series_png
 from monitor.models import (
     AlertEvent,
     Channel,
@@ -20,6 +23,8 @@ from monitor.models import (
     MetricPoint,
     RuleKind,
 )
+from monitor.selectors.length import alert_length_context
+from monitor.selectors.metrics import metric_label
 from monitor.services.baselines import baseline_for
 
 CHART_CID = "series-chart"
@@ -47,17 +52,21 @@ def build_message(event: AlertEvent) -> Message:
     """What ``event`` says: subject, text and HTML with its chart, and the webhook payload."""
     alert, rule, endpoint = event.alert, event.alert.rule, event.alert.endpoint
     points = series_points(event)
-    chart = series_chart(points, alert.baseline_value)
     verb = VERBS.get(event.kind, event.get_kind_display().lower())
     subject = f"[Tailwatch {rule.get_severity_display()}] {endpoint.name}: {rule} {verb}"
     url = settings.SITE_URL + endpoint.get_absolute_url()
-    context = template_context(event, points, verb, url, has_chart=chart is not None)
+    context = template_context(event, points, verb, url)
+    chart = series_chart(points, alert.baseline_value) or comparison_chart(
+        context["current"], context["baseline_point"]
+    )
+    context["chart_cid"] = CHART_CID if chart is not None else None
+    context["chart_alt"] = chart_alt(context, chart_is_series=len(points) >= 2)
     return Message(
         subject=subject,
         text=render_to_string("monitor/email/alert.txt", context),
         html=render_to_string("monitor/email/alert.html", context),
         chart_png=chart,
-        payload=webhook_payload(event, subject, url),
+        payload=webhook_payload(event, subject, url, context["length_context"]),
     )
 
 
@@ -82,6 +91,44 @@ def series_chart(points: list[MetricPoint], baseline_value: float | None) -> byt
     )
 
 
+def comparison_chart(current: MetricPoint | None, baseline: MetricPoint | None) -> bytes | None:
+    """The run against its baseline run, each value with its 95% CI: the chart of a drop alert
+    while the endpoint has no series to draw (its first run); None without both points."""
+    if current is None or baseline is None:
+        return None
+    return comparison_png(
+        [
+            (
+                f"Baseline (run {baseline.run_id})",
+                baseline.value,
+                baseline.ci_low,
+                baseline.ci_high,
+            ),
+            (f"This run (run {current.run_id})", current.value, current.ci_low, current.ci_high),
+        ]
+    )
+
+
+def _with_ci(point: MetricPoint) -> str:
+    if point.ci_low is None or point.ci_high is None:
+        return f"{point.value:.4g}"
+    return f"{point.value:.4g} (95% CI {point.ci_low:.4g} – {point.ci_high:.4g})"
+
+
+def chart_alt(context: dict, chart_is_series: bool) -> str:
+    """The chart in words, for mail clients that block images and for screen readers."""
+    label = metric_label(context["rule"].metric)
+    if chart_is_series:
+        return f"Recent values of {label}, with the baseline dashed"
+    current, baseline = context["current"], context["baseline_point"]
+    if current is None or baseline is None:
+        return ""
+    return (
+        f"{label}: this run {_with_ci(current)} against baseline run {baseline.run_id} "
+        f"{_with_ci(baseline)}"
+    )
+
+
 def baseline_point(event: AlertEvent) -> MetricPoint | None:
     """For a drop rule, the baseline run's value of the metric the run was compared with."""
     rule = event.alert.rule
@@ -90,11 +137,29 @@ def baseline_point(event: AlertEvent) -> MetricPoint | None:
     return MetricPoint.objects.filter(run=baseline_for(event.run), metric=rule.metric).first()
 
 
-def template_context(
-    event: AlertEvent, points: list[MetricPoint], verb: str, url: str, has_chart: bool
-) -> dict:
-    """What the email templates show about ``event``."""
+def current_point(event: AlertEvent, points: list[MetricPoint]) -> MetricPoint | None:
+    """The point of the event's run: in the series, or the run's own (a run judged after later
+    runs were scored, or one whose point the series no longer reaches)."""
+    if not event.run_id or not event.alert.rule.metric:
+        return None
+    found = next((p for p in points if p.run_id == event.run_id), None)
+    return (
+        found
+        or MetricPoint.objects.filter(run_id=event.run_id, metric=event.alert.rule.metric).first()
+    )
+
+
+def change(current: MetricPoint | None, baseline: MetricPoint | None, metric: str) -> str:
+    """The run's value against the baseline's, in words whose sign and meaning agree."""
+    if current is None or baseline is None:
+        return ""
+    return change_in_words(current.value, baseline.value, metric)
+
+
+def template_context(event: AlertEvent, points: list[MetricPoint], verb: str, url: str) -> dict:
+    """What the email templates show about ``event`` (the chart is added by the caller)."""
     alert = event.alert
+    current, baseline = current_point(event, points), baseline_point(event)
     return {
         "event": event,
         "alert": alert,
@@ -103,18 +168,20 @@ def template_context(
         "verb": verb,
         "url": url,
         "run_url": settings.SITE_URL + event.run.get_absolute_url() if event.run else "",
-        "current": next((p for p in points if event.run_id and p.run_id == event.run_id), None),
-        "baseline_point": baseline_point(event),
+        "current": current,
+        "baseline_point": baseline,
+        "change": change(current, baseline, alert.rule.metric),
+        "length_context": alert_length_context(alert.rule, event.run),
         "samples": telling_samples(event) if event.kind != EventKind.RESOLVED else [],
-        "chart_cid": CHART_CID if has_chart else None,
     }
 
 
-def webhook_payload(event: AlertEvent, subject: str, url: str) -> dict:
+def webhook_payload(event: AlertEvent, subject: str, url: str, length_context: str = "") -> dict:
     """The JSON a webhook receives: a Slack-compatible ``text`` plus the alert's figures."""
     alert, rule, endpoint = event.alert, event.alert.rule, event.alert.endpoint
+    summary = f"{alert.summary}\n{length_context}" if length_context else alert.summary
     return {
-        "text": f"{subject}\n{alert.summary}\n{url}",
+        "text": f"{subject}\n{summary}\n{url}",
         "event": event.kind,
         "severity": rule.severity,
         "endpoint": endpoint.name,
@@ -126,6 +193,7 @@ def webhook_payload(event: AlertEvent, subject: str, url: str) -> dict:
         "baseline": alert.baseline_value,
         "p_value": alert.p_value,
         "summary": alert.summary,
+        "length_context": length_context,
         "run": event.run_id,
         "url": url,
         "time": event.created_at.isoformat(),
@@ -134,10 +202,13 @@ def webhook_payload(event: AlertEvent, subject: str, url: str) -> dict:
 
 def telling_samples(event: AlertEvent) -> list[dict]:
     """The outputs that show the problem best: the prompts with the worst per-prompt value of
-    the alert's metric in the run, one output each (a wrong one, for accuracy metrics)."""
+    the alert's metric in the run (of its raw twin, for a length-matched metric, which has no
+    per-prompt figure), one output each (a wrong one, for accuracy metrics)."""
     run, metric = event.run, event.alert.rule.metric
     if run is None or not run.report or not metric:
         return []
+    if METRICS.get(metric) and METRICS[metric].length_matched:
+        metric = metric.removesuffix("_matched")
     per_prompt = {
         key: entry["metrics"][metric]
         for key, entry in run.report.get("prompts", {}).items()

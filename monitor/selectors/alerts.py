@@ -6,7 +6,8 @@ from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
-from monitor.models import OPEN_ALERT_STATES, Alert, AlertRule, AlertState, Endpoint
+from monitor.models import OPEN_ALERT_STATES, Alert, AlertEvent, AlertRule, AlertState, Endpoint
+from monitor.selectors.length import alert_length_context
 
 
 def worst_state(states: Iterable[str]) -> str:
@@ -41,3 +42,23 @@ def filtered_alerts(
 
 def alert_rules() -> QuerySet[AlertRule]:
     return AlertRule.objects.select_related("endpoint").prefetch_related("channels")
+
+
+def with_length_context(alerts: Iterable[Alert]) -> list[Alert]:
+    """``alerts`` as a list, each with ``length_context``: the line on its latest run's length
+    against the baseline (see :func:`alert_length_context`), "" where there is nothing to say."""
+    alerts = list(alerts)
+    latest_runs = {}
+    events = AlertEvent.objects.filter(alert__in=alerts, run__isnull=False).select_related(
+        "run__endpoint__baseline_run"
+    )
+    for event in events.order_by("created_at", "pk"):
+        latest_runs[event.alert_id] = event.run
+    said: dict[tuple[int, str], str] = {}
+    for alert in alerts:
+        run = latest_runs.get(alert.pk)
+        key = (run.pk if run else 0, alert.rule.kind, alert.rule.metric)
+        if key not in said:
+            said[key] = alert_length_context(alert.rule, run)
+        alert.length_context = said[key]
+    return alerts

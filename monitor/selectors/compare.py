@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from evaluators import METRICS
+from evaluators.policy import DEFAULT_POLICY, change_in_words
 from monitor.models import (
     Endpoint,
     Prompt,
@@ -106,16 +107,48 @@ class ComparedMetric:
 
     @property
     def worse(self) -> bool:
-        return self.delta != 0 and (self.delta > 0) == METRICS[self.metric].higher_is_worse
+        """Moved in the worse direction; never for context such as the answers' length."""
+        metric = METRICS[self.metric]
+        return (
+            metric.warning_sign and self.delta != 0 and (self.delta > 0) == metric.higher_is_worse
+        )
+
+    @property
+    def change(self) -> str:
+        """The change from A to B in words: "down 12.2%, the worse direction"."""
+        return change_in_words(self.b["value"], self.a["value"], self.metric)
+
+    @property
+    def length_matched(self) -> bool:
+        return METRICS[self.metric].length_matched
+
+    @property
+    def judged(self) -> bool:
+        """Whether the alert policy judges this metric (its default drop rules watch it)."""
+        return self.metric in DEFAULT_POLICY.metrics
+
+
+def twins_together(keys: Iterable[str]) -> list[str]:
+    """``ordered_metrics`` of ``keys``, each length-matched metric next to its raw twin: the raw
+    one first, wherever the first of the two comes in that order."""
+    present = set(keys)
+    order: list[str] = []
+    for key in ordered_metrics(present):
+        raw = key.removesuffix("_matched")
+        for twin in (raw, f"{raw}_matched"):
+            if twin in present and twin not in order:
+                order.append(twin)
+    return order
 
 
 def compared_metrics(run_a: Run, run_b: Run, tests: dict | None) -> list[ComparedMetric]:
     """Every metric of either run's report, with both values and CIs (None where a run lacks
-    the metric); ``tests`` maps metric keys to their p-value and significance."""
+    the metric), length-matched ones next to their raw twins; ``tests`` maps metric keys to
+    their p-value and significance."""
     metrics_a, metrics_b = run_a.report["metrics"], run_b.report["metrics"]
     return [
         ComparedMetric(key, metrics_a[key], metrics_b[key], (tests or {}).get(key))
-        for key in ordered_metrics(metrics_a.keys() & metrics_b.keys())
+        for key in twins_together(metrics_a.keys() & metrics_b.keys())
     ]
 
 

@@ -45,9 +45,19 @@ class HeadlineCell:
 
     @property
     def trend_is_worse(self) -> bool:
-        if self.trend not in {"up", "down"}:
+        if self.trend not in {"up", "down"} or not METRICS[self.metric].warning_sign:
             return False
         return (self.trend == "up") == METRICS[self.metric].higher_is_worse
+
+    @property
+    def trend_tone(self) -> str:
+        """How the arrow is coloured: "worse", "better", "flat", or "context" for a metric that
+        is neither better nor worse (the answers' length)."""
+        if self.trend == "flat":
+            return "flat"
+        if not METRICS[self.metric].warning_sign:
+            return "context"
+        return "worse" if self.trend_is_worse else "better"
 
 
 @dataclass(frozen=True)

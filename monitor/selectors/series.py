@@ -141,6 +141,7 @@ def metric_chart(
         "title": metric_label(metric),
         "description": metric_description(metric),
         "higher_is_worse": METRICS[metric].higher_is_worse,
+        "warning_sign": METRICS[metric].warning_sign,
         "series": [_series_payload(points, label) for label, points in lines if points],
         "baseline": baseline,
         "baseline_run": baseline_run,

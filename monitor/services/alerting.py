@@ -20,6 +20,7 @@ from django.utils import timezone
 
 import evaluators
 from evaluators import METRICS, policy
+from evaluators.policy import change_in_words
 from evaluators.trend import mann_kendall
 from monitor.models import (
     NOTIFYING_EVENTS,
@@ -52,21 +53,6 @@ class Evaluation:
     value: float | None = None
     baseline_value: float | None = None
     p_value: float | None = None
-
-
-def change_in_words(value: float, baseline: float, metric: str) -> str:
-    """A change said the way a reader takes it, its sign and its meaning never at odds:
-    "down 12.3%, the worse direction", "up 0.8 from 0, the worse direction"."""
-    if value == baseline:
-        return "unchanged"
-    way = "up" if value > baseline else "down"
-    amount = (
-        f"{abs(value - baseline) / abs(baseline) * 100:.1f}%"
-        if baseline
-        else f"{abs(value - baseline):.3g} from 0"
-    )
-    meaning = "the worse" if policy.worse_by(value, baseline, metric) > 0 else "the better"
-    return f"{way} {amount}, {meaning} direction"
 
 
 class RunContext:
@@ -171,7 +157,7 @@ def evaluate_creep(rule: AlertRule, context: RunContext) -> Evaluation:
     return Evaluation(
         breached,
         f"{rule.metric} over the last {len(values)} runs: {values[0]:.4g} → {values[-1]:.4g}, "
-        f"Sen slope {trend.slope:+.3g}/run "
+        f"Sen slope {'up' if trend.slope > 0 else 'down'} {abs(trend.slope):.3g} a run "
         f"({'the worse' if relative > 0 else 'the better'} direction, "
         f"{abs(relative) * 100:.1f}% of its mean over the window), "
         f"Mann–Kendall p = {p_value:.3g}",

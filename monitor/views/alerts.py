@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 
 from monitor.forms import AlertFilterForm, AlertRuleForm, SilenceForm
 from monitor.models import Alert, AlertRule
-from monitor.selectors.alerts import alert_rules, filtered_alerts
+from monitor.selectors.alerts import alert_rules, filtered_alerts, with_length_context
 from monitor.services import alerting
 from monitor.views.redirects import back_to
 
@@ -28,7 +28,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
     )
     context = {
         "filters": filters,
-        "alerts": alerts[:PAST_ALERTS_SHOWN],
+        "alerts": with_length_context(alerts[:PAST_ALERTS_SHOWN]),
         "shown_limit": PAST_ALERTS_SHOWN,
         "silence_form": SilenceForm(),
         "rules": alert_rules(),

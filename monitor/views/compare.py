@@ -15,6 +15,7 @@ from monitor.selectors.compare import (
     side_by_side,
     tail_losses,
 )
+from monitor.selectors.length import POLICY_CLAUSE, length_context, run_lengths
 from monitor.services import comparison
 
 
@@ -52,6 +53,11 @@ def compare(request: HttpRequest) -> HttpResponse:
                 side_by_side=rows,
                 common_prompts=common_prompts,
                 tail_losses=tail_losses(run_a, run_b),
+                lengths_a=run_lengths(run_a),
+                lengths_b=run_lengths(run_b),
+                length_context=length_context(
+                    run_b, run_a, subject="B's answers", than="A's", clause=POLICY_CLAUSE
+                ),
             )
     return render(request, "monitor/compare.html", context)
 

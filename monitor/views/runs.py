@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from monitor.models import Run
+from monitor.selectors.length import length_context, run_lengths
 from monitor.selectors.metrics import metric_label
 from monitor.selectors.run import (
     prompt_breakdown,
@@ -35,6 +36,10 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "wrong_probes": wrong_probes_by_bucket(run),
         "prompt_groups": run_samples_by_prompt(run),
         "rule_verdicts": rule_verdicts(run),
+        "lengths": run_lengths(run),
+        "length_context": length_context(
+            run, baseline, clause="the alert rules judge the length-matched signs"
+        ),
     }
     return render(request, "monitor/run_detail.html", context)
 

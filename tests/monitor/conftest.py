@@ -18,3 +18,19 @@ def family(settings):
     settings.TAILWATCH_EMBEDDINGS = False
     with scenario.FakeModels() as models:
         yield scenario.build(models)
+
+
+@pytest.fixture
+def versions(settings):
+    """Two versions of a family registered together, neither run yet: v2 is judged against
+    v1 from its first run on. Runs come from ``tests.factories.make_scored_run``."""
+    from monitor.models import Channel
+    from tests.factories import make_endpoint, make_prompt_set
+
+    settings.TAILWATCH_EMBEDDINGS = False
+    Channel.objects.create(name="ops", kind="email", target="ops@example.org")
+    prompt_set = make_prompt_set(open_prompts=30, probes=0)
+    common = {"prompt_set": prompt_set, "samples_per_prompt": 3}
+    old = make_endpoint("http://127.0.0.1:9/v1", name="v1", **common)
+    new = make_endpoint("http://127.0.0.1:9/v1", name="v2", baseline_endpoint=old, **common)
+    return old, new
