@@ -8,15 +8,16 @@ from django.core.cache import cache
 
 import evaluators
 from monitor.models import Run
-from monitor.services import scoring
+from monitor.services import baselines, scoring
 
 # Self-BLEU and the compression ratio re-read every output on each permutation, which takes tens
 # of seconds on large runs; the page tests the other metrics, with fewer permutations than the
-# alerting pipeline, so that a comparison is computed within a few seconds.
-SLOW_METRICS = frozenset(
-    {"self_bleu", "compression_ratio", "self_bleu_matched", "compression_ratio_matched"}
-)
-PAGE_PERMUTATIONS = 500
+# alerting pipeline, so that a comparison is computed within a few seconds. The raw forms of the
+# length-sensitive signs are shown but not tested: their length-matched twins are, as the alert
+# policy judges them, and a smaller family keeps Holm's adjustment from swallowing real changes.
+SLOW_MATCHED_METRICS = frozenset({"self_bleu_matched", "compression_ratio_matched"})
+UNTESTED_ON_PAGE = SLOW_MATCHED_METRICS | set(evaluators.metrics.LENGTH_SENSITIVE)
+PAGE_PERMUTATIONS = 1000
 
 # A scored run's samples never change, so neither does a test between two of them; a day bounds
 # the cache after a re-score with other settings.
@@ -61,7 +62,7 @@ def _batch_or_none(run: Run | None) -> evaluators.Batch | None:
 
 def tested_metrics(run_a: Run, run_b: Run) -> list[str]:
     both = run_a.report["metrics"].keys() & run_b.report["metrics"].keys()
-    return [key for key in evaluators.METRIC_KEYS if key in both and key not in SLOW_METRICS]
+    return [key for key in evaluators.METRIC_KEYS if key in both and key not in UNTESTED_ON_PAGE]
 
 
 def _cache_key(run_a: Run, run_b: Run) -> str:
@@ -75,13 +76,18 @@ def cached_significance(run_a: Run, run_b: Run) -> dict[str, dict] | None:
 
 def significance(run_a: Run, run_b: Run) -> dict[str, dict]:
     """Per metric, whether B differs from A: the Holm-adjusted p-value of a prompt-level
-    permutation test and its verdict at 5%. Both runs must be scored; they were embedded then,
-    so their stored embeddings are reused and no model is loaded here."""
+    permutation test and its verdict at 5%, with the blandness index of both measured from
+    B's reference, as B's stored one is. Both runs must be scored; their stored embeddings are
+    reused."""
     result = cached_significance(run_a, run_b)
     if result is not None:
         return result
     comparisons = compare_runs(
-        run_a, run_b, tested_metrics(run_a, run_b), n_permutations=PAGE_PERMUTATIONS
+        run_a,
+        run_b,
+        tested_metrics(run_a, run_b),
+        n_permutations=PAGE_PERMUTATIONS,
+        reference=baselines.blandness_reference(run_b),
     )
     result = {
         key: {"p_value": comparison.p_value, "significant": comparison.significant}

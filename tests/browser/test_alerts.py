@@ -12,10 +12,10 @@ def test_acknowledging_and_silencing_an_open_alert(page, scenario):
     page.goto("/alerts/")
     rows = page.locator("table.alerts tbody tr")
     assert rows.count() == Alert.objects.filter(state="firing").count() >= 2
-    distinct = rows.filter(has_text="distinct_2")
+    distinct = rows.filter(has_text="distinct_2_matched")
     distinct.get_by_role("button", name="Acknowledge").click()
     expect(page.get_by_text("Acknowledged:")).to_be_visible()
-    expect(rows.filter(has_text="distinct_2")).to_contain_text("Acknowledged by ops")
+    expect(rows.filter(has_text="distinct_2_matched")).to_contain_text("Acknowledged by ops")
 
     accuracy = page.locator("table.alerts tbody tr").filter(has_text="rare_entity_accuracy")
     accuracy.get_by_label("Silence for").select_option(label="1 day")
@@ -26,9 +26,9 @@ def test_acknowledging_and_silencing_an_open_alert(page, scenario):
 
 def test_filtering_alerts_by_state_and_metric(page, scenario):
     page.goto("/alerts/")
-    page.get_by_label("Metric").select_option("distinct_2")
+    page.get_by_label("Metric").select_option("distinct_2_matched")
     page.get_by_role("button", name="Filter").click()
-    page.wait_for_url("**metric=distinct_2*")
+    page.wait_for_url("**metric=distinct_2_matched*")
     assert page.locator("table.alerts tbody tr").count() == 1
     page.get_by_label("State").select_option("resolved")
     page.get_by_role("button", name="Filter").click()
@@ -38,7 +38,7 @@ def test_filtering_alerts_by_state_and_metric(page, scenario):
 
 def test_editing_a_rule_and_adding_one(page, scenario):
     page.goto("/alerts/")
-    rule = AlertRule.objects.get(endpoint=scenario.healthy, metric="distinct_2")
+    rule = AlertRule.objects.get(endpoint=scenario.healthy, metric="distinct_2_matched")
     page.get_by_role("row").filter(has_text="support-v1").get_by_role(
         "link", name=str(rule)
     ).click()

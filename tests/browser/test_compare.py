@@ -23,10 +23,10 @@ def test_comparing_two_versions_shows_deltas_significance_tail_loss_and_outputs(
     shared_url = page.url
 
     run_a, run_b = scenario.healthy_runs[-1], scenario.collapsed_runs[-1]
-    distinct = page.locator("table.compare-metrics tr[data-metric=distinct_2]")
+    distinct = page.locator("table.compare-metrics tr[data-metric=distinct_2_matched]")
     delta = (
-        run_b.report["metrics"]["distinct_2"]["value"]
-        - run_a.report["metrics"]["distinct_2"]["value"]
+        run_b.report["metrics"]["distinct_2_matched"]["value"]
+        - run_a.report["metrics"]["distinct_2_matched"]["value"]
     )
     sign_and_delta = re.escape(f"{delta:+.3g}".replace("-", "−"))
     expect(distinct.locator(".delta")).to_have_text(re.compile(f"^{sign_and_delta}"))
@@ -50,7 +50,7 @@ def test_comparing_two_versions_shows_deltas_significance_tail_loss_and_outputs(
 
     # Shared: the same address shows the same comparison, its test now served from the cache.
     page.goto(shared_url)
-    expect(page.locator("tr[data-metric=distinct_2] .test .significant")).to_be_visible()
+    expect(page.locator("tr[data-metric=distinct_2_matched] .test .significant")).to_be_visible()
     assert page.locator("table[data-tests-url]").count() == 0
 
 
@@ -58,7 +58,7 @@ def test_two_runs_compare_by_id_and_bad_choices_say_why(page, scenario):
     a, b = scenario.collapsed_runs[0], scenario.collapsed_runs[-1]
     page.goto(f"/compare/?by=run&a={a.pk}&b={b.pk}")
     expect(page.locator("#compare-title")).to_contain_text(f"run #{a.pk}")
-    page.locator("tr[data-metric=distinct_2] .test .significant").wait_for()
+    page.locator("tr[data-metric=distinct_2_matched] .test .significant").wait_for()
 
     page.goto("/compare/?by=run&a=999999&b=1")
     expect(page.get_by_role("alert")).to_have_text("No run #999999.")

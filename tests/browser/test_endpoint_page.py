@@ -14,7 +14,7 @@ def test_each_metric_has_a_drawn_chart_and_the_range_picker_narrows_it(page, sce
     page.goto(scenario.collapsed.get_absolute_url())
     charts = page.locator("figure.chart")
     assert charts.count() >= 10
-    distinct = charts.filter(has_text="Distinct-2")
+    distinct = charts.filter(has_text="Distinct-2 (equal length)")
     distinct.locator("canvas").wait_for()
     assert painted_pixels(distinct) > 500
     expect(distinct.locator("figcaption")).to_contain_text("baseline")

@@ -27,20 +27,20 @@ def test_the_overview_shows_each_endpoints_warning_signs_with_open_alerts_on_top
     page.goto("/")
     alerts = page.locator(".open-alerts")
     expect(alerts).to_contain_text("support-v2")
-    expect(alerts).to_contain_text("distinct_2")
+    expect(alerts).to_contain_text("distinct_2_matched")
     assert alerts.bounding_box()["y"] < page.locator("table.overview").bounding_box()["y"]
 
     healthy = page.get_by_role("row").filter(has_text="support-v1")
     collapsed = page.get_by_role("row").filter(has_text="support-v2")
-    latest = scenario.collapsed_runs[-1].report["metrics"]["distinct_2"]["value"]
-    cell = collapsed.locator("td[data-metric=distinct_2]")
+    latest = scenario.collapsed_runs[-1].report["metrics"]["distinct_2_matched"]["value"]
+    cell = collapsed.locator("td[data-metric=distinct_2_matched]")
     expect(cell.locator(".value")).to_have_text(f"{latest:.3g}")
     assert "state-firing" in cell.get_attribute("class")
     expect(cell.locator(".trend.worse")).to_have_text(re.compile("^↓"))
     assert cell.locator("svg.sparkline polyline").count() == 1
-    assert "state-firing" not in healthy.locator("td[data-metric=distinct_2]").get_attribute(
-        "class"
-    )
+    assert "state-firing" not in healthy.locator(
+        "td[data-metric=distinct_2_matched]"
+    ).get_attribute("class")
     expect(healthy.get_by_text("Succeeded")).to_be_visible()
     screenshot(page, "overview")
 

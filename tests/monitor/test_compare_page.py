@@ -14,7 +14,8 @@ def test_a_comparison_renders_at_once_and_its_test_is_served_then_cached(user_cl
     assert "In which country is the town of Tromso?" in page  # tail loss
 
     tests = user_client.get(reverse("compare-tests", args=[a.pk, b.pk])).json()["metrics"]
-    assert tests["distinct_2"]["significant"] and "self_bleu" not in tests
+    assert tests["distinct_2_matched"]["significant"] and "self_bleu_matched" not in tests
+    assert "distinct_2" not in tests  # the raw twin is shown, its length-matched one tested
     page = user_client.get(url).content.decode()
     assert "testing…" not in page and "★ p = " in page
 
