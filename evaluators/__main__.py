@@ -19,7 +19,7 @@ from typing import Any
 
 from evaluators.comparison import ALPHA, MetricComparison, compare
 from evaluators.embedding import SentenceTransformerEncoder
-from evaluators.policy import DEFAULT_POLICY, worse_by
+from evaluators.policy import DEFAULT_POLICY, change_in_words
 from evaluators.report import Batch, Report, score
 
 
@@ -99,8 +99,8 @@ def format_verdict(regressed: list[str], comparison: dict[str, MetricComparison]
     changes = []
     for key in regressed:
         result = comparison[key]
-        worse = worse_by(result.candidate, result.baseline, key)
-        changes.append(f"{key} {abs(worse) * 100:.1f}% worse (p = {result.p_value:.3g})")
+        change = change_in_words(result.candidate, result.baseline, key)
+        changes.append(f"{key} {change} (p = {result.p_value:.3g})")
     return f"regression: {'; '.join(changes)} ({rule})"
 
 

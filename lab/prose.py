@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import platform
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -369,10 +370,28 @@ def rebuild(path: Path = PROSE_PATH) -> list[Section]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``--rebuild`` writes the shipped file anew; either way, print its size."""
-    parser = argparse.ArgumentParser(prog="python -m lab.prose", description=__doc__)
+    """Write a run of the source or of the chain as JSONL rows for ``python -m evaluators``
+    (``--draw SEED`` or ``--generation G``), or with ``--rebuild`` write the shipped file anew;
+    otherwise print its size."""
+    parser = argparse.ArgumentParser(prog="python -m lab.prose", description=main.__doc__)
     parser.add_argument("--rebuild", action="store_true", help="re-extract lab/data/prose.txt")
-    if parser.parse_args(argv).rebuild:
+    parser.add_argument("--draw", type=int, metavar="SEED", help="a draw of the human text")
+    parser.add_argument("--generation", type=int, help="generation G of the chain")
+    parser.add_argument("--seed", type=int, default=0, help="the chain's seed (default 0)")
+    parser.add_argument("--words", type=int, default=30, help="words per answer (default 30)")
+    parser.add_argument("--cut-to", type=int, metavar="WORDS", help="cut each answer to WORDS")
+    args = parser.parse_args(argv)
+    if args.draw is not None or args.generation is not None:
+        # Every run written here answers the same prompts, as a monitored endpoint's runs do.
+        ids = prompt_ids(0)
+        if args.draw is not None:
+            rows = draw(args.draw, words=args.words, ids=ids)
+        else:
+            rows = chain(args.seed, args.generation, words=args.words, ids=ids)[-1]
+        rows = truncate(rows, args.cut_to) if args.cut_to else rows
+        print("".join(json.dumps(row) + "\n" for row in rows), end="")
+        return
+    if args.rebuild:
         rebuild()
     loaded = read_prose(PROSE_PATH)
     print(
