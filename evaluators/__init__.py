@@ -5,7 +5,8 @@ Pure functions, no Django and no I/O: usable as a library on its own.
 ``METRICS`` is the catalogue of warning signs (key, label, description, which way is worse).
 ``score(batch)`` computes every metric that applies to a :class:`Batch` of outputs, with
 95% confidence intervals over prompts; ``compare(baseline, candidate)`` tests which
-metrics changed between two runs. Each metric is also a function of a list of strings.
+metrics changed between two runs, and ``regressed_metrics`` applies the alert policy
+(``DEFAULT_POLICY``) to them. Each metric is also a function of a list of strings.
 """
 
 from evaluators.blandness import blandness_index
@@ -21,6 +22,7 @@ from evaluators.embedding import (
 from evaluators.features import PromptOutputs
 from evaluators.lexical import compression_ratio, distinct_n, phrase_repetition, repetition
 from evaluators.metrics import METRIC_KEYS, METRICS, Metric
+from evaluators.policy import DEFAULT_POLICY, AlertPolicy, regressed_metrics
 from evaluators.probes import (
     accuracy,
     confident_inaccuracy,
@@ -33,11 +35,13 @@ from evaluators.probes import (
 from evaluators.prompts import load_default_open_prompts, load_default_probes
 from evaluators.report import Batch, MetricValue, Report, score
 from evaluators.tokenize import tokenize
-from evaluators.vocabulary import mean_zipf, tail_vocabulary
+from evaluators.vocabulary import expected_types, mean_zipf, tail_vocabulary
 
 __all__ = [
+    "DEFAULT_POLICY",
     "METRICS",
     "METRIC_KEYS",
+    "AlertPolicy",
     "Batch",
     "Encoder",
     "Metric",
@@ -53,6 +57,7 @@ __all__ = [
     "confident_inaccuracy",
     "cross_group_cosine_distance",
     "distinct_n",
+    "expected_types",
     "is_correct",
     "is_hedged",
     "load_default_open_prompts",
@@ -62,6 +67,7 @@ __all__ = [
     "normalize_answer",
     "phrase_repetition",
     "popularity_terciles",
+    "regressed_metrics",
     "repetition",
     "score",
     "self_bleu",
