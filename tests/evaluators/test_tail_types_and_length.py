@@ -55,6 +55,16 @@ def test_rarefaction_needs_a_thousand_words():
     assert "tail_types" not in report.metrics and "distinct_2" in report.metrics
 
 
+def test_rarefaction_needs_a_thousand_words_even_when_none_is_rare():
+    # 40 words, none of them rare: too few to rarefy to 1,000, so no tail types either (not 0).
+    assert math.isnan(vocabulary.expected_types(["the cat sat on the mat"] * 8, rare_only=True))
+    assert math.isnan(vocabulary.expected_types(["", "!!! 42"], rare_only=True))
+    report = score(Batch.from_rows(rows_of(["the cat sat on the mat"] * 8)), embed=False)
+    assert "tail_types" not in report.metrics and "tail_types_matched" not in report.metrics
+    empty = score(Batch.from_rows(rows_of([""] * 8)), embed=False)
+    assert "tail_types" not in empty.metrics
+
+
 def test_tokens_per_output_and_its_quartiles():
     texts = ["one two three four", "one two", "a b c d e f", "x y"]
     report = score(Batch.from_rows(rows_of(texts)), embed=False)
