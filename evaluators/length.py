@@ -12,8 +12,9 @@ formulas computed on a common *window*: every output cut to its first L tokens. 
 the part of an answer that two models of different verbosity share, the beginning, and leaves
 the number of outputs alone, so the corpus-level counts (n-grams, types, gzip bytes) of two runs
 with the same number of outputs rest on about the same number of tokens. L is the shorter of
-the two runs' *natural windows*, the 10th percentile of their output lengths in tokens: nearly
-every output of both runs reaches L, so nearly every cut output holds exactly L tokens. A single
+the two runs' *natural windows*, the 10th percentile of their non-empty outputs' lengths in tokens:
+nearly every answer of both runs reaches L, so nearly every cut answer holds exactly L tokens.
+Empty outputs stay empty and count as what they are, text with nothing in it. A single
 run is measured at the window of the run it is compared with (its reference), so a series of
 runs stays on one scale while the answers' length drifts.
 """
@@ -30,11 +31,18 @@ WINDOW_QUANTILE = 0.1
 _TOKEN_RE = re.compile(TOKEN_PATTERN)
 
 
-def natural_window(lengths: Sequence[int] | np.ndarray) -> int:
-    """A run's natural window: the 10th percentile of its outputs' token counts (at least 1)."""
+def natural_window(lengths: Sequence[int] | np.ndarray) -> int | None:
+    """A run's natural window: the 10th percentile of its non-empty outputs' token counts (at
+    least 1); None when every output is empty. An empty output has no length to match: were it
+    counted, a model that answers a tenth of its prompts with nothing would pull the shared
+    window down to one token, where no length-matched sign can move."""
     if len(lengths) == 0:
         raise ValueError("a window needs at least one output")
-    return max(1, math.floor(np.quantile(np.asarray(lengths, dtype=float), WINDOW_QUANTILE)))
+    answered = np.asarray(lengths, dtype=float)
+    answered = answered[answered > 0]
+    if not len(answered):
+        return None
+    return max(1, math.floor(np.quantile(answered, WINDOW_QUANTILE)))
 
 
 def shared_window(*windows: int | None) -> int | None:
@@ -54,7 +62,7 @@ def cut(text: str, window: int) -> str:
     return text
 
 
-def quartiles(lengths: np.ndarray) -> dict[str, float]:
+def quartiles(lengths: np.ndarray) -> dict[str, float | None]:
     """The quartiles of the outputs' token counts, and the natural window."""
     q1, median, q3 = np.quantile(lengths.astype(float), [0.25, 0.5, 0.75])
     return {

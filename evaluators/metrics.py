@@ -233,8 +233,7 @@ _REPETITION = RatioMetric(
 def _expected_types(rare_only: bool) -> Evaluate:
     def evaluate(features: Features, masks: np.ndarray) -> np.ndarray:
         counts = (features.word_types.T @ masks.T.astype(float)).T
-        presence = vocabulary.rarefied_presence(counts)
-        return (presence[:, features.rare_types] if rare_only else presence).sum(axis=1)
+        return vocabulary.rarefied_types(counts, features.rare_types if rare_only else None)
 
     return evaluate
 

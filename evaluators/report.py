@@ -67,8 +67,9 @@ class Batch:
         return tuple(text for prompt in self.prompts for text in prompt.texts)
 
     @property
-    def natural_window(self) -> int:
-        """The window this run is length-matched at on its own (see :mod:`evaluators.length`)."""
+    def natural_window(self) -> int | None:
+        """The window this run is length-matched at on its own (see :mod:`evaluators.length`);
+        None when every output is empty."""
         return length.natural_window([len(tokenize(text)) for text in self.texts])
 
     @classmethod
@@ -170,7 +171,7 @@ def _encode(batches: Sequence[Batch], encoder: Encoder | None, embed: bool) -> n
 
 def batch_features(
     batches: Sequence[Batch],
-    window: int,
+    window: int | None,
     encoder: Encoder | None,
     embed: bool,
     keys: Iterable[str] = METRIC_KEYS,
@@ -206,7 +207,7 @@ def window_of(reference: Reference) -> int | None:
 
 
 def reference_values(
-    reference: Reference, window: int, encoder: Encoder | None, embed: bool
+    reference: Reference, window: int | None, encoder: Encoder | None, embed: bool
 ) -> Mapping[str, float] | None:
     """The reference's metric values for derived metrics: a batch is measured at ``window``,
     so that both sides of the blandness index are cut alike."""

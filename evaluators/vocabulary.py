@@ -112,6 +112,19 @@ def rarefied_presence(counts: np.ndarray, sample: int = RAREFACTION_TOKENS) -> n
     return presence
 
 
+def rarefied_types(
+    counts: np.ndarray, chosen: np.ndarray | None = None, sample: int = RAREFACTION_TOKENS
+) -> np.ndarray:
+    """For each row of type counts, the expected number of distinct types (of the ``chosen``
+    ones, a boolean mask over the types, if given) in a random subsample of ``sample`` word
+    tokens; NaN for rows with fewer than ``sample`` tokens, whether or not any type is
+    chosen."""
+    counts = np.atleast_2d(np.asarray(counts, dtype=float))
+    presence = rarefied_presence(counts, sample)
+    expected = (presence if chosen is None else presence[:, chosen]).sum(axis=1)
+    return np.where(counts.sum(axis=1) < sample, np.nan, expected)
+
+
 def expected_types(
     texts: Sequence[str], sample: int = RAREFACTION_TOKENS, rare_only: bool = False
 ) -> float:
@@ -121,5 +134,4 @@ def expected_types(
     the texts does not matter. NaN when the texts hold fewer than ``sample`` words."""
     tokens = [tokenize(text) for text in texts]
     counts, rare = type_counts(tokens, np.zeros(len(texts), dtype=np.int64), 1)
-    presence = rarefied_presence(counts.toarray(), sample)[0]
-    return float(presence[rare].sum() if rare_only else presence.sum())
+    return float(rarefied_types(counts.toarray(), rare if rare_only else None, sample)[0])

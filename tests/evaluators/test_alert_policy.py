@@ -82,6 +82,20 @@ def test_the_gate_fails_on_regression_and_passes_otherwise(tmp_path, chain, caps
     assert "no regression" in capsys.readouterr().out
 
 
+def test_a_model_that_answers_nothing_fails_the_gate(tmp_path, chain, capsys):
+    # Empty answers have no length to match: they must not shrink the shared window to one
+    # token, where no length-matched sign can move, so that a mute model passes the gate.
+    g0 = write_jsonl(tmp_path / "g0.jsonl", chain[0])
+    mute = write_jsonl(tmp_path / "mute.jsonl", [{**row, "text": ""} for row in chain[0]])
+    some = [{**row, "text": "" if i % 7 == 0 else row["text"]} for i, row in enumerate(chain[2])]
+    some_mute = write_jsonl(tmp_path / "some_mute.jsonl", some)
+    gate = ["--fail-on-regression", "--no-embeddings"]
+    assert main([mute, "--against", g0, *gate]) == 1
+    assert "regression: distinct_2_matched" in capsys.readouterr().out
+    assert main([some_mute, "--against", g0, *gate]) == 1
+    assert "tail_types_matched" in capsys.readouterr().out
+
+
 def test_the_gate_refuses_malformed_input_naming_the_line(tmp_path, chain, capsys):
     g0 = write_jsonl(tmp_path / "g0.jsonl", chain[0])
     broken = tmp_path / "broken.jsonl"

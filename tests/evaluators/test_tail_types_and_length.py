@@ -55,6 +55,16 @@ def test_rarefaction_needs_a_thousand_words():
     assert "tail_types" not in report.metrics and "distinct_2" in report.metrics
 
 
+def test_rarefaction_needs_a_thousand_words_even_when_none_is_rare():
+    # 40 words, none of them rare: too few to rarefy to 1,000, so no tail types either (not 0).
+    assert math.isnan(vocabulary.expected_types(["the cat sat on the mat"] * 8, rare_only=True))
+    assert math.isnan(vocabulary.expected_types(["", "!!! 42"], rare_only=True))
+    report = score(Batch.from_rows(rows_of(["the cat sat on the mat"] * 8)), embed=False)
+    assert "tail_types" not in report.metrics and "tail_types_matched" not in report.metrics
+    empty = score(Batch.from_rows(rows_of([""] * 8)), embed=False)
+    assert "tail_types" not in empty.metrics
+
+
 def test_tokens_per_output_and_its_quartiles():
     texts = ["one two three four", "one two", "a b c d e f", "x y"]
     report = score(Batch.from_rows(rows_of(texts)), embed=False)
@@ -70,7 +80,8 @@ def test_a_cut_keeps_the_text_as_written_up_to_its_window():
 
 def test_the_natural_window_is_the_tenth_percentile_and_the_shared_one_the_shortest():
     assert natural_window([10] * 9 + [2]) == 9
-    assert natural_window([0, 0]) == 1
+    assert natural_window([0, 3, 0]) == 3  # empty answers have no length to match
+    assert natural_window([0, 0]) is None and shared_window(natural_window([0]), 7) == 7
     assert shared_window(30, None, 12) == 12 and shared_window(None) is None
 
 
