@@ -49,6 +49,7 @@ DEGENERATE: dict[str, float] = {
 }
 
 COMPONENTS = tuple(DEGENERATE)
+_ROUNDING = 1e-9
 
 
 def component_blandness(key: str, value: float, reference: float) -> float:
@@ -59,7 +60,10 @@ def component_blandness(key: str, value: float, reference: float) -> float:
     blander_direction = DEGENERATE[key] - DEFAULT_REFERENCE[key]
     if span * blander_direction <= 0:
         return 0.0
-    return min(1.0, max(0.0, (value - reference) / span))
+    position = (value - reference) / span
+    # The reference measured again from its own outputs differs from itself only by rounding
+    # (1e-13): that is no step towards blandness, and an index of 1e-8 reads as "not 0".
+    return min(1.0, max(0.0, position)) if abs(position) > _ROUNDING else 0.0
 
 
 def blandness_index(

@@ -60,6 +60,7 @@ class SentenceTransformerEncoder:
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
+            show_progress_bar=False,
         )
         row_of_text = {text: row for row, text in enumerate(unique_texts)}
         return unique_embeddings[[row_of_text[text] for text in texts]]

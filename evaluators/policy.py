@@ -95,11 +95,12 @@ DEFAULT_POLICY = AlertPolicy(
 
 def worse_by(value: float, baseline: float, metric: str) -> float:
     """How much worse ``value`` is than ``baseline``, as a fraction of the baseline (negative:
-    better). A zero baseline makes the plain difference the measure."""
+    better). A zero baseline (or one a rounding error from 0) makes the plain difference the
+    measure."""
     change = value - baseline
     if not METRICS[metric].higher_is_worse:
         change = -change
-    return change / abs(baseline) if baseline else change
+    return change / abs(baseline) if abs(baseline) > 1e-9 else change
 
 
 def change_in_words(value: float, baseline: float, metric: str) -> str:
@@ -109,9 +110,10 @@ def change_in_words(value: float, baseline: float, metric: str) -> str:
     if value == baseline:
         return "unchanged"
     way = "up" if value > baseline else "down"
+    # Against a baseline at (or a rounding error from) 0 a percentage means nothing.
     amount = (
         f"{abs(value - baseline) / abs(baseline) * 100:.1f}%"
-        if baseline
+        if abs(baseline) > 1e-9
         else f"{abs(value - baseline):.3g} from 0"
     )
     if not METRICS[metric].warning_sign:

@@ -69,8 +69,13 @@ class Batch:
     @property
     def natural_window(self) -> int | None:
         """The window this run is length-matched at on its own (see :mod:`evaluators.length`);
-        None when every output is empty."""
-        return length.natural_window([len(tokenize(text)) for text in self.texts])
+        None when every output is empty. Set by the answers to open prompts when there are any:
+        a factual probe is answered in a few words, and those would cut every answer to them."""
+        open_texts = [
+            text for prompt in self.prompts if prompt.gold is None for text in prompt.texts
+        ]
+        window = length.natural_window([len(tokenize(text)) for text in open_texts or [""]])
+        return window or length.natural_window([len(tokenize(text)) for text in self.texts])
 
     @classmethod
     def from_rows(

@@ -11,6 +11,7 @@ baseline: generation 0, the one the later generations are compared with.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -21,6 +22,8 @@ from lab.respond import LabModel
 from monitor.models import Endpoint, Run, RunStatus, RunTrigger, Sample
 from monitor.services import alerting, baselines, scoring
 from monitor.services.served_lab import drifting_generation
+
+log = logging.getLogger(__name__)
 
 # How long a backfilled run is said to have taken to sample.
 SAMPLING_TIME = timedelta(minutes=1)
@@ -45,6 +48,7 @@ def backfill_history(
             baselines.pin_baseline(run)
         alerting.evaluate_run(run.pk)
         made.append(run)
+        log.info("%s: backfilled run %s of %s", endpoint.name, index + 1, runs)
     return made
 
 

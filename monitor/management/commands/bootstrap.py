@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from monitor.models import Endpoint
 from monitor.services.seeding import seed_lab_endpoints
 
 ADMIN_USERNAME = "admin"
@@ -25,6 +26,12 @@ class Command(BaseCommand):
             users.create_superuser(ADMIN_USERNAME, "", password)
             password_file.write_text(password + "\n")
             password_file.chmod(0o600)
+        if not Endpoint.objects.exists():
+            self.stdout.write(
+                "Seeding the demo on this empty database: training the collapse lab and "
+                "backfilling the drifting endpoint's history, a few minutes before the web "
+                "server starts."
+            )
         endpoints = seed_lab_endpoints()
         if endpoints:
             self.stdout.write(
