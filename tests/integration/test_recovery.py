@@ -2,9 +2,11 @@
 a broker outage as a run finishes, and a version that finishes before its baseline each end
 with the run scored and judged, and an alert that fires exactly once."""
 
+import time
 from urllib.parse import urlsplit
 
 import pytest
+from django.utils import timezone
 
 from monitor import tasks
 from monitor.fake_llm import FakeBehaviour, FakeLLMServer
@@ -98,7 +100,12 @@ def test_a_run_that_finishes_while_the_broker_is_down_is_judged_when_it_returns(
     finally:
         proxy.restore()
 
-    tasks.dispatch_due_runs.delay()  # the worker takes it once it has reconnected
+    # The dispatcher moves on a stage that has not moved for the grace period (1 s here): tick
+    # it once that has passed, as beat's next tick would; the worker takes it once reconnected.
+    run.refresh_from_db()
+    since = (timezone.now() - (run.stage_queued_at or run.finished_at)).total_seconds()
+    time.sleep(max(0.0, 1.5 - since))
+    tasks.dispatch_due_runs.delay()
     wait_until_alerted(run, timeout=60)
     assert run.scored_at and run.stage == RunStage.EVALUATED
     assert MetricPoint.objects.filter(run=run, metric="distinct_2").exists()
