@@ -97,10 +97,14 @@ def worse_by(value: float, baseline: float, metric: str) -> float:
     """How much worse ``value`` is than ``baseline``, as a fraction of the baseline (negative:
     better). A zero baseline (or one a rounding error from 0) makes the plain difference the
     measure."""
-    change = value - baseline
-    if not METRICS[metric].higher_is_worse:
-        change = -change
+    change = worse_change(value, baseline, metric)
     return change / abs(baseline) if abs(baseline) > 1e-9 else change
+
+
+def worse_change(value: float, baseline: float, metric: str) -> float:
+    """``value - baseline`` signed so that positive is the metric's worse direction."""
+    change = value - baseline
+    return change if METRICS[metric].higher_is_worse else -change
 
 
 def change_in_words(value: float, baseline: float, metric: str) -> str:
@@ -131,9 +135,7 @@ def is_regression(
 ) -> bool:
     """Whether ``result`` is a significant change for the worse beyond the effect floors:
     ``noise_floor`` baseline standard errors and, optionally, ``change_percent`` percent."""
-    worse = result.candidate - result.baseline
-    if not METRICS[metric].higher_is_worse:
-        worse = -worse
+    worse = worse_change(result.candidate, result.baseline, metric)
     noise = result.baseline_noise or 0.0
     return (
         result.p_value < alpha
