@@ -87,7 +87,7 @@ class Features:
         if unit is not None and len(unit) != len(texts):
             raise ValueError(f"got {len(unit)} embeddings for {len(texts)} outputs")
         within_distance, within_vendi = _within_prompt_embedding(
-            unit, prompt_of_output, len(prompts)
+            unit, prompt_of_output, _variety_prompts(prompts)
         )
         word_types, rare_types = vocabulary.type_counts(token_lists, prompt_of_output, len(prompts))
         return cls(
@@ -166,13 +166,24 @@ def _terciles(prompts: Sequence[PromptOutputs]) -> tuple[str, ...]:
     return tuple(labels.get(prompt.prompt_id, "") for prompt in prompts)
 
 
+def _variety_prompts(prompts: Sequence[PromptOutputs]) -> np.ndarray:
+    """The prompts whose samples' spread of meaning is variety: the open prompts, when there
+    are any. A factual probe's samples should agree; when they stop agreeing the model is
+    forgetting the fact, which the accuracy signs measure, and counting that spread as variety
+    would hide a collapse of the open answers behind it."""
+    is_open = np.array([prompt.gold is None for prompt in prompts], dtype=bool)
+    return is_open if is_open.any() else ~is_open
+
+
 def _within_prompt_embedding(
-    unit: np.ndarray | None, prompt_of_output: np.ndarray, n_prompts: int
+    unit: np.ndarray | None, prompt_of_output: np.ndarray, measured: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    distance, vendi = np.full(n_prompts, np.nan), np.full(n_prompts, np.nan)
+    """Per prompt: the mean pairwise cosine distance and the Vendi score of its samples, NaN
+    for a prompt not ``measured`` or with fewer than two samples."""
+    distance, vendi = np.full(len(measured), np.nan), np.full(len(measured), np.nan)
     if unit is None:
         return distance, vendi
-    for prompt in range(n_prompts):
+    for prompt in np.flatnonzero(measured):
         rows = unit[prompt_of_output == prompt]
         if len(rows) >= 2:
             distance[prompt] = embedding.mean_pairwise_cosine_distance(rows)

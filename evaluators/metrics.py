@@ -345,7 +345,7 @@ METRICS: dict[str, Metric] = {
             key="embedding_diversity_within",
             label="Embedding diversity",
             description="mean pairwise cosine distance among a prompt's samples, averaged over "
-            "prompts",
+            "the open prompts (all prompts when there are none: a probe's samples should agree)",
             higher_is_worse=False,
             bounds=(0.0, 2.0),
             uses_embeddings=True,
@@ -364,8 +364,8 @@ METRICS: dict[str, Metric] = {
             _within_embedding("within_vendi"),
             key="vendi_within",
             label="Vendi (within prompt)",
-            description="Vendi score of a prompt's samples, averaged over prompts (Friedman & "
-            "Dieng, 2023)",
+            description="Vendi score of a prompt's samples, averaged over the open prompts, or all "
+            "prompts when there are none (Friedman & Dieng, 2023)",
             higher_is_worse=False,
             bounds=(1.0, None),
             uses_embeddings=True,

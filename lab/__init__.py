@@ -3,7 +3,8 @@
 Generation 0 is a word-level 4-gram model (interpolated absolute discounting, see
 ``ngram``) trained on fact sentences about real places (``corpus``); each later generation is
 trained on text sampled from the one before (``chain``), in a *pure* arm, an *anchored* arm
-that keeps 10% original text, and a *truncated* arm whose training text is sampled at top-p 0.9.
+that keeps 10% original text, and a *truncated* arm whose training text is sampled at
+temperature 0.7 and top-p 0.9.
 Each generation answers prompts (``respond``), and Tailwatch serves it at ``/lab/v1`` as an
 OpenAI-compatible model named like ``lab-pure-g3``, or ``lab-truncated-drift`` for the arm's
 generations one after another (``monitor.views.lab``); ``manage.py lab run`` measures the

@@ -7,9 +7,10 @@ same number of sentences, sampled from generation g. Three arms:
   2024);
 * ``anchored``: a share of every generation's corpus (10% by default) drawn afresh from the
   original corpus, the mitigation the literature recommends;
-* ``truncated``: only sampled text, drawn the way production pipelines draw it, with nucleus
-  sampling at top-p 0.9 (Holtzman et al., 2020): every generation's training text leaves out
-  the least likely continuations, so each generation loses its tails faster than the pure arm.
+* ``truncated``: only sampled text, drawn the way production pipelines draw it, at temperature
+  0.7 and top-p 0.9 (nucleus sampling, Holtzman et al., 2020): every generation's training text
+  favours the likely continuations and leaves out the least likely ones, so each generation
+  loses its tails, and then its variety, faster than the pure arm.
 
 Everything is deterministic given the config's seed: generation g of an arm samples with a
 random generator seeded by (seed, arm, g), so a cache is reproducible and tests are exact.
@@ -59,8 +60,9 @@ class LabConfig:
     seed: int = 0
     order: int = 4
     anchor_share: float = 0.1
-    # The nucleus the truncated arm samples its training text from.
+    # How the truncated arm samples its training text: the nucleus and the temperature.
     truncated_top_p: float = 0.9
+    truncated_temperature: float = 0.7
     # Every probe_stride-th default probe's entity is in the corpus; tests use a smaller one.
     probe_stride: int = 1
     heldout_share: float = 0.05
@@ -163,9 +165,13 @@ class Lab:
         rng = np.random.default_rng([self.config.seed, list(Arm).index(arm), generation])
         size = len(self.original)
         kept = round(self.config.anchor_share * size) if arm == Arm.ANCHORED else 0
-        top_p = self.config.truncated_top_p if arm == Arm.TRUNCATED else 1.0
+        truncated = arm == Arm.TRUNCATED
         sampled = previous.generate(
-            [[]] * (size - kept), rng, self.config.max_sentence_tokens, top_p
+            [[]] * (size - kept),
+            rng,
+            self.config.max_sentence_tokens,
+            top_p=self.config.truncated_top_p if truncated else 1.0,
+            temperature=self.config.truncated_temperature if truncated else 1.0,
         )
         anchors = rng.choice(size, kept, replace=False)
         return sampled + [self.original[i] for i in anchors]

@@ -112,14 +112,17 @@ class Level:
         rows = np.minimum(np.searchsorted(self.context_keys, keys), len(self.context_keys) - 1)
         return rows, self.context_keys[rows] == keys
 
-    def draw(self, rows: np.ndarray, uniforms: np.ndarray, top_p: float) -> np.ndarray:
-        """One word seen after each context row, in proportion to its smoothed probability,
-        picked by a uniform number in [0, 1) per row. With ``top_p`` below 1 the words of a
-        context are ranked by probability and only the smallest top set that holds ``top_p``
-        of their mass can be drawn; at 1 the ranking is skipped, so untruncated sampling
+    def draw(
+        self, rows: np.ndarray, uniforms: np.ndarray, top_p: float, temperature: float = 1.0
+    ) -> np.ndarray:
+        """One word seen after each context row, in proportion to its smoothed probability
+        raised to ``1 / temperature``, picked by a uniform number in [0, 1) per row. With
+        ``top_p`` below 1 the words of a context are ranked by probability and only the
+        smallest top set that holds ``top_p`` of their (tempered) mass can be drawn. At
+        temperature 1 and top-p 1 the tables are the trained ones, so untruncated sampling
         draws exactly what it always drew for the same random numbers."""
         first, end = self.starts[rows], self.starts[rows + 1]
-        cumulative, entries = (self.cumulative, None) if top_p >= 1 else self.ranked
+        cumulative, entries = self._table(temperature, ranked=top_p < 1)
         low = cumulative[first]
         mass = cumulative[end] - low
         if entries is not None:
@@ -131,14 +134,29 @@ class Level:
         entry = np.clip(np.searchsorted(cumulative, target, side="right") - 1, first, end - 1)
         return self.words[entry if entries is None else entries[entry]]
 
+    def _table(self, temperature: float, ranked: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """(running sum, with a leading 0, of the entries' probabilities raised to
+        ``1 / temperature``; with ``ranked``, each context's entries in order of falling
+        probability, and the entry at each ranked position, else None). Built once per
+        setting: a chain samples each generation at one setting."""
+        key = (temperature, ranked)
+        if key == (1.0, False):
+            return self.cumulative, None
+        if key not in self._tables:
+            probability = np.diff(self.cumulative)
+            rows = np.repeat(np.arange(len(self.totals)), np.diff(self.starts))
+            if temperature != 1:
+                # Scaled by each context's largest entry first, so small powers do not underflow.
+                largest = np.maximum.reduceat(probability, self.starts[:-1])
+                probability = (probability / largest[rows]) ** (1 / temperature)
+            entries = np.lexsort((-probability, rows)) if ranked else None
+            ordered = probability if entries is None else probability[entries]
+            self._tables[key] = (np.concatenate([[0.0], np.cumsum(ordered)]), entries)
+        return self._tables[key]
+
     @functools.cached_property
-    def ranked(self) -> tuple[np.ndarray, np.ndarray]:
-        """(running sum, with a leading 0, of the entries' probabilities with each context's
-        entries in order of falling probability; the entry at each ranked position)."""
-        probability = np.diff(self.cumulative)
-        rows = np.repeat(np.arange(len(self.totals)), np.diff(self.starts))
-        entries = np.lexsort((-probability, rows))
-        return np.concatenate([[0.0], np.cumsum(probability[entries])]), entries
+    def _tables(self) -> dict[tuple[float, bool], tuple[np.ndarray, np.ndarray | None]]:
+        return {}
 
     def discounted_counts(self, keys: np.ndarray) -> np.ndarray:
         """The discounted count of each n-gram key, 0 for n-grams never seen."""
@@ -185,13 +203,18 @@ class NgramModel:
 
     # Sampling ----------------------------------------------------------------------------------
     def sample_next(
-        self, contexts: np.ndarray, rng: np.random.Generator, top_p: float = 1.0
+        self,
+        contexts: np.ndarray,
+        rng: np.random.Generator,
+        top_p: float = 1.0,
+        temperature: float = 1.0,
     ) -> np.ndarray:
         """Draw one next token for each row of ``contexts`` (shape ``(batch, order - 1)``):
         among the words seen after its longest known context, in proportion to their smoothed
         probability. With ``top_p`` below 1, only from the nucleus (Holtzman et al., 2020, "The
         curious case of neural text degeneration"): the most probable of those words that
-        together hold ``top_p`` of their mass, the truncation production samplers apply."""
+        together hold ``top_p`` of their mass, the truncation production samplers apply. A
+        ``temperature`` below 1 sharpens the distribution first, as those samplers do."""
         drawn = np.full(len(contexts), -1, dtype=np.int64)
         for level in reversed(self.levels):
             pending = np.flatnonzero(drawn < 0)
@@ -200,7 +223,8 @@ class NgramModel:
             rows, seen = level.find_contexts(
                 context_keys(contexts[pending], level.order - 1, self.vocab_size)
             )
-            drawn[pending[seen]] = level.draw(rows[seen], rng.random(int(seen.sum())), top_p)
+            uniforms = rng.random(int(seen.sum()))
+            drawn[pending[seen]] = level.draw(rows[seen], uniforms, top_p, temperature)
         return drawn
 
     def generate(
@@ -209,10 +233,11 @@ class NgramModel:
         rng: np.random.Generator,
         max_tokens: int,
         top_p: float = 1.0,
+        temperature: float = 1.0,
     ) -> list[list[int]]:
         """Continue each prefix (the tokens after BOS) until EOS or ``max_tokens`` new tokens,
-        each drawn by :meth:`sample_next` with ``top_p``; returns the new tokens of each,
-        without the EOS."""
+        each drawn by :meth:`sample_next` with ``top_p`` and ``temperature``; returns the new
+        tokens of each, without the EOS."""
         contexts = np.array([_context_of(prefix, self.order) for prefix in prefixes], np.int64)
         contexts = contexts.reshape(len(prefixes), self.order - 1)
         generated = np.full((len(prefixes), max_tokens), EOS, dtype=np.int64)
@@ -221,7 +246,7 @@ class NgramModel:
             rows = np.flatnonzero(active)
             if not len(rows):
                 break
-            tokens = self.sample_next(contexts[rows], rng, top_p)
+            tokens = self.sample_next(contexts[rows], rng, top_p, temperature)
             generated[rows, step] = tokens
             contexts[rows] = np.column_stack([contexts[rows, 1:], tokens])
             active[rows] = tokens != EOS

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
+from evaluators.embedding import SentenceTransformerEncoder
 from lab import CorpusSettings, Lab, LabConfig
 from monitor.fake_llm import FakeBehaviour, FakeLLMServer
 
@@ -121,6 +122,14 @@ SMALL_LAB_CONFIG = LabConfig(seed=0, probe_stride=3, corpus=CorpusSettings(extra
 @pytest.fixture(scope="session")
 def small_lab() -> Lab:
     return Lab(SMALL_LAB_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def real_encoder() -> SentenceTransformerEncoder:
+    """all-MiniLM-L6-v2 from the bundled package, loaded once for the session."""
+    encoder = SentenceTransformerEncoder()
+    encoder.encode(["warm up"])
+    return encoder
 
 
 def database_url() -> str:

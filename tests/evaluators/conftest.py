@@ -1,5 +1,4 @@
-"""Shared fixtures: batches from a synthetic model, a deterministic bag-of-words encoder, and
-the real embedding model loaded once per session."""
+"""Shared fixtures: batches from a synthetic model and a deterministic bag-of-words encoder."""
 
 from collections.abc import Callable
 
@@ -8,7 +7,6 @@ import pytest
 from synthetic_text import BagOfWordsEncoder, zipf_texts
 
 from evaluators import Batch
-from evaluators.embedding import SentenceTransformerEncoder
 
 BatchMaker = Callable[..., Batch]
 
@@ -35,11 +33,3 @@ def make_batch() -> BatchMaker:
 @pytest.fixture
 def fake_encoder() -> BagOfWordsEncoder:
     return BagOfWordsEncoder()
-
-
-@pytest.fixture(scope="session")
-def real_encoder() -> SentenceTransformerEncoder:
-    """all-MiniLM-L6-v2 from the bundled package, loaded once for the session."""
-    encoder = SentenceTransformerEncoder()
-    encoder.encode(["warm up"])
-    return encoder

@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from evaluators import cross_group_cosine_distance, mean_pairwise_cosine_distance, vendi_score
+from evaluators.features import Features, PromptOutputs
 
 ROWS = arrays(
     np.float64,
@@ -87,3 +88,18 @@ def test_identical_embeddings_are_exactly_zero_apart_not_a_rounding_error_below(
     rows = np.tile(np.random.default_rng(3).normal(size=(1, 384)), (5, 1))
     assert mean_pairwise_cosine_distance(rows) == 0.0
     assert cross_group_cosine_distance(rows, np.array([0, 0, 1, 1, 2])) == 0.0
+
+
+def test_variety_within_a_prompt_is_measured_on_the_open_prompts_when_there_are_any():
+    # An open prompt's two samples are orthogonal (distance 1, Vendi 2); a probe's two answers
+    # point opposite ways (distance 2, Vendi 1): they disagree, which is forgetting, not variety.
+    open_prompt = PromptOutputs("open", ("a story", "a poem"))
+    probe = PromptOutputs("probe", ("France", "Spain"), gold=("France",))
+    rows = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [-1.0, 0.0]])
+    mixed = Features.build([open_prompt, probe], rows)
+    assert mixed.within_distance.tolist()[0] == pytest.approx(1.0)
+    assert mixed.within_vendi.tolist()[0] == pytest.approx(2.0)
+    assert np.isnan(mixed.within_distance[1]) and np.isnan(mixed.within_vendi[1])
+    probes_only = Features.build([probe], rows[2:])
+    assert probes_only.within_distance.tolist() == pytest.approx([2.0])
+    assert probes_only.within_vendi.tolist() == pytest.approx([1.0])

@@ -91,3 +91,27 @@ def test_a_saved_model_loads_identical(model, tmp_path, vocabulary):
 def test_text_round_trips_through_tokens():
     text = "Ecatepec de Morelos (Mexico) has about 2 million inhabitants."
     assert join_tokens(split_tokens(text)) == text
+
+
+def test_a_low_temperature_draws_the_likeliest_words_more_often():
+    # Sampling at temperature T draws each word in proportion to its probability to the power
+    # 1 / T: at 0.5, "Texas" (seen once after "Paris is in", against "France" nine times) is
+    # drawn with probability p_T² / (p_F² + p_T²) of the model's own smoothed probabilities.
+    sentences = ["Paris is in France."] * 9 + ["Paris is in Texas."]
+    known = Vocabulary.of_texts(sentences)
+    trained = NgramModel.train([known.encode(s) for s in sentences], ORDER, len(known))
+    context = np.array([known.encode("Paris is in")] * 2)
+    p_france, p_texas = trained.probabilities(context, np.array(known.encode("France Texas")))
+    draws = 20_000
+    prefixes = [known.encode("Paris is in")] * draws
+
+    def texas_share(temperature: float) -> float:
+        replies = trained.generate(prefixes, np.random.default_rng(3), 1, temperature=temperature)
+        return sum(known.decode(reply) == "Texas" for reply in replies) / draws
+
+    for temperature in (1.0, 0.5):
+        power = 1 / temperature
+        expected = p_texas**power / (p_france**power + p_texas**power)
+        tolerance = 4 * (expected / draws) ** 0.5
+        assert texas_share(temperature) == pytest.approx(expected, abs=tolerance)
+    assert texas_share(0.5) < texas_share(1.0) / 2

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from lab import MAX_GENERATION, Arm, Lab, LabConfig, evaluate, table_rows
+from monitor.services.scoring import encoder
 from monitor.services.served_lab import served_lab
 
 
@@ -38,8 +39,10 @@ class Command(BaseCommand):
 
     def _run(self, lab: Lab, arm: Arm, generations: int) -> None:
         started = time.perf_counter()
+        # Embedding diversity is measured where runs are: with the embedding model, when it is on.
+        writing_encoder = encoder() if settings.TAILWATCH_EMBEDDINGS else None
         reports = [
-            evaluate(lab, arm, generation)
+            evaluate(lab, arm, generation, writing_encoder)
             for generation, _ in tqdm(
                 lab.chain(arm, generations),
                 total=generations + 1,
