@@ -7,8 +7,9 @@ A base URL is a user's choice and the reply is the server's, so both are held to
 - the host is resolved once per connection and every address it resolves to must pass
   ``EgressPolicy``; the connection then goes to one of those checked addresses, so a DNS answer
   that changes between check and connect (rebinding) cannot slip past it;
-- every read, write and handshake of a request shares one deadline (``deadline``), so a server
-  that drips a byte at a time cannot stretch a request past it.
+- every connect, handshake, read and write of a request shares one deadline (``deadline``), so a
+  server that drips a byte at a time cannot stretch a request past it (name resolution is bounded
+  by the resolver's own timeouts).
 
 Redirects are never followed (httpx's default): a 3xx is a failed request.
 """
@@ -77,18 +78,16 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
     """The IPv4 address an IPv6 address stands for (mapped, 6to4 or NAT64), if any."""
     if not isinstance(address, ipaddress.IPv6Address):
         return None
-    if address.ipv4_mapped or address.sixtofour:
-        return address.ipv4_mapped or address.sixtofour
     if address in NAT64_PREFIX:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
+    return address.ipv4_mapped or address.sixtofour
 
 
 @dataclass(frozen=True)
 class EgressPolicy:
     """Which addresses a model server may have. Link-local, metadata, multicast and reserved
-    addresses are always refused; private and loopback ones only when ``allow_private`` is off
-    (self-hosted models on the local network need it on)."""
+    addresses are always refused; private and loopback ones are allowed with ``allow_private``
+    (self-hosted models on the local network need it)."""
 
     allow_private: bool = False
 
@@ -116,7 +115,7 @@ class EgressPolicy:
         """Why a host written as an IP address is refused; None for names (checked when
         resolved) and for allowed addresses."""
         try:
-            address = ipaddress.ip_address(host.strip("[]"))
+            address = ipaddress.ip_address(host)
         except ValueError:
             return None
         return self.refusal(address)
@@ -218,9 +217,6 @@ class _GuardedBackend(httpcore.NetworkBackend):
             else:
                 return _DeadlineStream(stream)
         raise failure or httpcore.ConnectError(f"{host} has no address")
-
-    def connect_unix_socket(self, path: str, timeout=None, socket_options=None):
-        raise EgressRefusedError("model servers are reached over TCP only")
 
 
 class GuardedTransport(httpx.HTTPTransport):

@@ -1,5 +1,7 @@
 """Endpoints: API keys encrypted at rest or read from the environment, and form validation."""
 
+import importlib
+
 import pytest
 
 from monitor.forms import EndpointForm
@@ -135,3 +137,16 @@ def test_a_stored_endpoint_never_reads_a_variable_outside_the_allow_list(monkeyp
     with pytest.raises(ApiKeyUnavailableError, match="EMAIL_URL may not hold an API key") as exc:
         endpoint.get_api_key()
     assert "mail-password" not in str(exc.value)
+
+
+def test_the_migration_removes_credentials_from_stored_base_urls():
+    from django.apps import apps
+
+    migration = importlib.import_module("monitor.migrations.0004_endpoint_egress")
+    with_credentials = make_endpoint("https://ops:hunter2@api.example/v1", name="a")
+    plain = make_endpoint("http://vllm:8000/v1?tenant=a@b", name="b")
+    migration.remove_credentials_from_base_urls(apps, None)
+    with_credentials.refresh_from_db()
+    plain.refresh_from_db()
+    assert with_credentials.base_url == "https://api.example/v1"
+    assert plain.base_url == "http://vllm:8000/v1?tenant=a@b"
