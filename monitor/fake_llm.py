@@ -5,8 +5,8 @@ Used two ways: by the test suite (``FakeLLMServer`` on 127.0.0.1, a random port)
 answers in the same protocol through ``completion_response``.
 
 Faults come from two places: rates (latency, error rate, malformed rate), drawn per request, and a
-script of the next responses (``fail_next``, ``malformed_next``, ``hang_next``), for tests that
-need an exact sequence.
+script of the next responses (``fail_next``, ``malformed_next``, ``hang_next``, ``drip_next``),
+for tests that need an exact sequence.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ class FakeResponse:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    # Seconds between the body's bytes: a server that answers at once and never finishes.
+    drip: float = 0.0
 
 
 @dataclass
@@ -82,6 +84,13 @@ class FakeBehaviour:
     def hang_next(self, count: int, seconds: float) -> None:
         """Answer only after ``seconds``: longer than the client's timeout, this is a timeout."""
         self.script.extend(FakeResponse(-1, b"", delay=seconds) for _ in range(count))
+
+    def drip_next(self, count: int, seconds_per_byte: float) -> None:
+        """Send the headers at once, then a well-formed reply one byte at a time."""
+        reply = completion_response("/chat/completions", b'{"messages": [{}]}', random.Random(0))
+        self.script.extend(
+            FakeResponse(200, reply.body, drip=seconds_per_byte) for _ in range(count)
+        )
 
     def respond(self, path: str, raw_body: bytes) -> FakeResponse:
         with self._lock:
@@ -172,7 +181,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
-        self.wfile.write(response.body)
+        step = 1 if response.drip else max(1, len(response.body))
+        for start in range(0, len(response.body), step):
+            self.wfile.write(response.body[start : start + step])
+            time.sleep(response.drip)
 
     def log_message(self, format: str, *args: object) -> None:
         if self.server.verbose:

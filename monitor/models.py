@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -22,6 +23,7 @@ from django.utils import timezone
 from evaluators import METRIC_KEYS, METRICS
 from evaluators.policy import DEFAULT_POLICY
 from monitor import crypto
+from monitor.clients.egress import EgressPolicy
 
 
 class PromptSet(models.Model):
@@ -126,17 +128,49 @@ class ProviderKind(models.TextChoices):
     COMPLETIONS = "completions", "OpenAI-compatible legacy completions (/completions)"
 
 
-def validate_base_url(value: str) -> None:
+def validate_http_url(value: str) -> None:
     """An http(s) URL with a host. Unlike Django's URLValidator, single-label hosts such as
     ``vllm`` or ``ollama`` pass: inside a cluster, model servers are often named just so."""
-    parts = urlsplit(value)
     try:
+        parts = urlsplit(value)
         port_ok = parts.port is None or 0 < parts.port < 65536
-    except ValueError:
-        port_ok = False
-    if parts.scheme not in {"http", "https"} or not parts.hostname or not port_ok or " " in value:
+    except ValueError:  # e.g. an unclosed IPv6 bracket, http://[::1/
+        parts, port_ok = None, False
+    if not port_ok or parts.scheme not in {"http", "https"} or not parts.hostname or " " in value:
         raise ValidationError(
             "Enter an http:// or https:// URL with a host, e.g. http://vllm:8000/v1."
+        )
+
+
+def validate_base_url(value: str) -> None:
+    """A model server's API root: an http(s) URL that names no credentials, has no query or
+    fragment (the request path is this path and the API kind's), and, when its host is an IP
+    address, one the egress policy allows. Names are checked when resolved, at each request."""
+    validate_http_url(value)
+    parts = urlsplit(value)
+    if "@" in parts.netloc:
+        raise ValidationError(
+            "Remove the user name and password from the URL; give the key as the API key."
+        )
+    if "?" in value or "#" in value:
+        raise ValidationError("A base URL has no query (?) or fragment (#).")
+    refusal = EgressPolicy.configured().literal_refusal(parts.hostname)
+    if refusal:
+        raise ValidationError(f"{parts.hostname} is {refusal}.")
+
+
+def is_key_variable(name: str) -> bool:
+    """Whether an endpoint may read its API key from the environment variable ``name``."""
+    prefix = settings.TAILWATCH_KEY_ENV_PREFIX
+    return name.startswith(prefix) and len(name) > len(prefix)
+
+
+def validate_api_key_env(value: str) -> None:
+    if not is_key_variable(value):
+        prefix = settings.TAILWATCH_KEY_ENV_PREFIX
+        raise ValidationError(
+            f"Only variables whose names start with {prefix} may hold API keys, "
+            f"e.g. {prefix}OPENAI."
         )
 
 
@@ -170,7 +204,9 @@ class Endpoint(models.Model):
     api_key_env = models.CharField(
         max_length=100,
         blank=True,
-        help_text="Or: the name of an environment variable that holds the API key.",
+        validators=[validate_api_key_env],
+        help_text="Or: the name of an environment variable that holds the API key on the "
+        "workers, starting with TAILWATCH_KEY_ (the TAILWATCH_KEY_ENV_PREFIX setting).",
     )
     temperature = models.FloatField(
         default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)]
@@ -264,6 +300,11 @@ class Endpoint(models.Model):
     def get_api_key(self) -> str:
         """The key to send, or "" for endpoints that need none."""
         if self.api_key_env:
+            if not is_key_variable(self.api_key_env):
+                raise ApiKeyUnavailableError(
+                    f"environment variable {self.api_key_env} may not hold an API key: only "
+                    f"names starting with {settings.TAILWATCH_KEY_ENV_PREFIX} are read"
+                )
             value = os.environ.get(self.api_key_env)
             if value is None:
                 raise ApiKeyUnavailableError(
@@ -600,7 +641,7 @@ class Channel(models.Model):
 
     def clean(self) -> None:
         if self.kind == ChannelKind.WEBHOOK:
-            validate_base_url(self.target)
+            validate_http_url(self.target)
         elif self.kind == ChannelKind.EMAIL:
             from django.core.validators import validate_email
 

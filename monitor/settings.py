@@ -240,6 +240,17 @@ TAILWATCH_POINT_RETENTION_DAYS = env_int("TAILWATCH_POINT_RETENTION_DAYS", 0)
 # Tries per request (the first and its retries), and the first backoff step, doubled each retry.
 TAILWATCH_REQUEST_ATTEMPTS = env_int("TAILWATCH_REQUEST_ATTEMPTS", 4)
 TAILWATCH_BACKOFF_BASE_SECONDS = float(os.environ.get("TAILWATCH_BACKOFF_BASE_SECONDS", "0.5"))
+# Model servers. Private and loopback addresses (self-hosted models, the lab, the fake server)
+# are allowed on a local install and refused in production unless allowed here; link-local and
+# cloud metadata addresses are always refused (monitor/clients/egress.py).
+TAILWATCH_ALLOW_PRIVATE_ENDPOINTS = env_bool("TAILWATCH_ALLOW_PRIVATE_ENDPOINTS", not PRODUCTION)
+# A reply larger than this is recorded as a failed sample, not read on.
+TAILWATCH_MAX_REPLY_BYTES = env_int("TAILWATCH_MAX_REPLY_BYTES", 1_000_000)
+# An endpoint may read its API key only from an environment variable named with this prefix:
+# any other name would let a user send, say, DATABASE_URL to a server of their choosing.
+TAILWATCH_KEY_ENV_PREFIX = (
+    os.environ.get("TAILWATCH_KEY_ENV_PREFIX", "").strip() or "TAILWATCH_KEY_"
+)
 # Key that encrypts stored API keys; derived from SECRET_KEY unless given.
 TAILWATCH_ENCRYPTION_KEY = os.environ.get("TAILWATCH_ENCRYPTION_KEY", "")
 

@@ -3,6 +3,11 @@
 OpenAI, vLLM, Ollama, llama.cpp server, TGI and LiteLLM all serve ``POST {base}/chat/completions``
 and most still serve the legacy ``POST {base}/completions``. Each call returns a ``Completion`` or
 a ``CompletionFailure`` and never raises for a bad endpoint: the caller records either one.
+
+Replies are untrusted: a call ends by its deadline however slowly the server answers, a reply
+over ``max_reply_bytes`` is a failure, and text comes back free of lone surrogates and NULs
+(neither can be stored or rendered) and of the API key. Where requests may go is
+``egress.EgressPolicy``'s decision.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import email.utils
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -17,11 +23,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
+from django.conf import settings
+
+from monitor.clients import egress
 
 # Worth another try: the server is overloaded, restarting or rate limiting us.
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-# A Retry-After longer than this is not waited for: the sample fails and the run moves on.
+# A Retry-After longer than this (or than the call's time left) is not waited for: the sample
+# fails and the run moves on.
 MAX_RETRY_AFTER_SECONDS = 120.0
+# How much of a failed request's body is read, and how much of it an error message quotes.
+ERROR_BODY_BYTES = 4096
+ERROR_DETAIL_CHARS = 300
+# Neither a lone surrogate (not encodable as UTF-8) nor NUL (refused by PostgreSQL) can be stored.
+UNSTORABLE_CHARACTERS = re.compile("[\ud800-\udfff\x00]")
+
+
+def storable_text(text: str) -> str:
+    """``text`` with every character that cannot be stored or rendered replaced by U+FFFD."""
+    return UNSTORABLE_CHARACTERS.sub("\ufffd", text)
 
 
 @dataclass(frozen=True)
@@ -107,6 +127,13 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 class OpenAICompatibleClient:
+    """Sends prompts to one endpoint.
+
+    ``timeout`` bounds one try, connect to last byte; ``total_timeout`` (default: ``timeout`` for
+    each of the policy's attempts) bounds a whole ``complete`` call, retries and waits included.
+    ``transport`` replaces the network (tests): the egress policy then has nothing to guard.
+    """
+
     def __init__(
         self,
         *,
@@ -119,7 +146,10 @@ class OpenAICompatibleClient:
         max_tokens: int | None = None,
         extra: dict | None = None,
         timeout: float = 60.0,
+        total_timeout: float | None = None,
         max_connections: int = 4,
+        max_reply_bytes: int = 1_000_000,
+        egress_policy: egress.EgressPolicy | None = None,
         policy: RetryPolicy | None = None,
         budget: RetryBudget | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -128,8 +158,8 @@ class OpenAICompatibleClient:
     ) -> None:
         if provider_kind not in {"chat", "completions"}:
             raise ValueError(f"unknown provider kind {provider_kind!r}")
-        self.url = base_url.rstrip("/") + (
-            "/chat/completions" if provider_kind == "chat" else "/completions"
+        self.url = egress.request_url(
+            base_url, "/chat/completions" if provider_kind == "chat" else "/completions"
         )
         self.model = model
         self.provider_kind = provider_kind
@@ -145,23 +175,30 @@ class OpenAICompatibleClient:
         self.params.update(extra or {})
         self.policy = policy or RetryPolicy()
         self.budget = budget or RetryBudget(retries=1_000_000)
+        self.timeout = timeout
+        self.total_timeout = total_timeout or timeout * self.policy.max_attempts
+        self.max_reply_bytes = max_reply_bytes
+        self._api_key = api_key
         self._sleep = sleep
         self._rng = random.Random(seed)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        limits = httpx.Limits(max_connections=max_connections)
         self._http = httpx.Client(
             headers=headers,
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=max_connections),
-            transport=transport,
+            limits=limits,
+            transport=transport
+            or egress.GuardedTransport(egress_policy or egress.EgressPolicy(), limits),
         )
 
     @classmethod
     def from_request_params(
         cls, params: dict, api_key: str = "", **options: object
     ) -> OpenAICompatibleClient:
-        """A client for an endpoint's frozen request settings (``Endpoint.request_params()``);
-        ``options`` (timeout, policy, budget, …) override or add to them."""
-        settings = {
+        """A client for an endpoint's frozen request settings (``Endpoint.request_params()``)
+        under this deployment's egress policy and reply cap; ``options`` (timeout, policy,
+        budget, …) override or add to them."""
+        request_settings = {
             "base_url": params["base_url"],
             "model": params["model"],
             "provider_kind": params["provider_kind"],
@@ -170,8 +207,10 @@ class OpenAICompatibleClient:
             "max_tokens": params["max_tokens"],
             "extra": params["extra"],
             "timeout": params["timeout_seconds"],
+            "max_reply_bytes": settings.TAILWATCH_MAX_REPLY_BYTES,
+            "egress_policy": egress.EgressPolicy.configured(),
         }
-        return cls(api_key=api_key, **{**settings, **options})
+        return cls(api_key=api_key, **{**request_settings, **options})
 
     def close(self) -> None:
         self._http.close()
@@ -193,65 +232,111 @@ class OpenAICompatibleClient:
         """Send one prompt, retrying transient failures; never raises for a bad endpoint."""
         body = self.request_body(prompt)
         started = time.monotonic()
+        until = started + self.total_timeout
         attempt = 0
         while True:
             attempt += 1
             try:
-                fields = self._attempt(body)
+                fields = self._attempt(body, until)
             except AttemptFailedError as failure:
-                elapsed_ms = round((time.monotonic() - started) * 1000)
-                retryable = failure.retryable
-                message = failure.message
-                if (
-                    failure.retry_after is not None
-                    and failure.retry_after > MAX_RETRY_AFTER_SECONDS
-                ):
-                    message += f" (Retry-After {failure.retry_after:.0f}s is longer than we wait)"
-                    retryable = False
-                if not retryable or attempt >= self.policy.max_attempts or not self.budget.take():
+                wait, why_not = self._next_wait(failure, attempt, until)
+                if why_not is not None:
                     return CompletionFailure(
                         kind=failure.kind,
-                        message=message,
+                        message=failure.message + why_not,
                         attempts=attempt,
-                        latency_ms=elapsed_ms,
-                        retryable=retryable,
+                        latency_ms=round((time.monotonic() - started) * 1000),
+                        retryable=failure.retryable,
                     )
-                self._sleep(self.policy.backoff(attempt - 1, failure.retry_after, self._rng))
+                self._sleep(wait)
             else:
                 elapsed_ms = round((time.monotonic() - started) * 1000)
                 return Completion(**fields, latency_ms=elapsed_ms, attempts=attempt)
 
-    def _attempt(self, body: dict) -> dict:
+    def _next_wait(
+        self, failure: AttemptFailedError, attempt: int, until: float
+    ) -> tuple[float, str | None]:
+        """Seconds to wait before the next try, or why there is none (said after the error)."""
+        if not failure.retryable or attempt >= self.policy.max_attempts:
+            return 0.0, ""
+        time_left = until - time.monotonic()
+        retry_after = failure.retry_after
+        if retry_after is not None and retry_after > min(MAX_RETRY_AFTER_SECONDS, time_left):
+            return 0.0, f" (Retry-After {retry_after:.0f}s is longer than we wait)"
+        wait = self.policy.backoff(attempt - 1, retry_after, self._rng)
+        if wait >= time_left:
+            return 0.0, " (no time left for another try)"
+        if not self.budget.take():
+            return 0.0, ""
+        return wait, None
+
+    def _attempt(self, body: dict, until: float) -> dict:
         """One request; the completion's fields, or AttemptFailedError saying what went wrong."""
+        seconds = min(self.timeout, until - time.monotonic())
         try:
-            response = self._http.post(self.url, json=body)
+            with (
+                egress.deadline(seconds),
+                self._http.stream("POST", self.url, json=body) as response,
+            ):
+                content = self._read(response)
         except httpx.TimeoutException as exc:
             raise AttemptFailedError(
-                "timeout", f"no answer within {self._http.timeout.read}s ({exc!r})"
+                "timeout", f"no complete answer within {seconds:.3g}s ({type(exc).__name__})"
             ) from exc
+        except egress.EgressRefusedError as exc:
+            raise AttemptFailedError("refused", str(exc), retryable=False) from exc
         except httpx.HTTPError as exc:
-            raise AttemptFailedError("connection error", f"{type(exc).__name__}: {exc}") from exc
+            raise AttemptFailedError(
+                "connection error", f"{type(exc).__name__}: {self._untrusted(str(exc))}"
+            ) from exc
         except httpx.InvalidURL as exc:
             raise AttemptFailedError("invalid URL", str(exc), retryable=False) from exc
         if response.status_code != 200:
             kind = f"HTTP {response.status_code}"
-            detail = response.text[:300].strip()
+            detail = content.decode(response.encoding or "utf-8", errors="replace")
+            detail = self._untrusted(detail)[:ERROR_DETAIL_CHARS].strip()
             raise AttemptFailedError(
                 kind,
                 f"{kind} from {self.url}" + (f": {detail}" if detail else ""),
                 retryable=response.status_code in RETRYABLE_STATUS,
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
-        return self._parse(response)
+        return self._parse(content)
 
-    def _parse(self, response: httpx.Response) -> dict:
+    def _read(self, response: httpx.Response) -> bytes:
+        """The reply, or the start of an error's body; a reply over ``max_reply_bytes`` is a
+        failure, found out without reading more than one chunk past the limit."""
+        if response.status_code != 200:
+            return _read_up_to(response, ERROR_BODY_BYTES)[:ERROR_BODY_BYTES]
+        limit = self.max_reply_bytes
+        declared = response.headers.get("Content-Length", "")
+        if not (declared.isdigit() and int(declared) > limit):
+            content = _read_up_to(response, limit)
+            if len(content) <= limit:
+                return content
+        raise AttemptFailedError(
+            "reply too large",
+            f"the reply is over the {limit:,}-byte limit (TAILWATCH_MAX_REPLY_BYTES)",
+            retryable=False,
+        )
+
+    def _untrusted(self, text: str) -> str:
+        """Text from the server, safe to store and show: storable, and without our API key
+        or the credentials of any URL in it."""
+        text = storable_text(egress.redact_url(text))
+        return text.replace(self._api_key, "[API key]") if self._api_key else text
+
+    def _preview(self, content: bytes) -> str:
+        return self._untrusted(content[:200].decode("utf-8", errors="replace"))
+
+    def _parse(self, content: bytes) -> dict:
         # A garbled body is usually a broken proxy or server bug, not a passing hiccup: no retry.
         try:
-            payload = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            payload = json.loads(content)
+        except (ValueError, RecursionError) as exc:
             raise AttemptFailedError(
                 "malformed response",
-                f"response is not JSON: {response.text[:200]!r}",
+                f"response is not JSON: {self._preview(content)!r}",
                 retryable=False,
             ) from exc
         field = "choices[0].message.content" if self.provider_kind == "chat" else "choices[0].text"
@@ -261,7 +346,7 @@ class OpenAICompatibleClient:
         except (KeyError, IndexError, TypeError) as exc:
             raise AttemptFailedError(
                 "malformed response",
-                f"response has no {field}: {json.dumps(payload)[:200]}",
+                f"response has no {field}: {self._preview(content)}",
                 retryable=False,
             ) from exc
         if not isinstance(text, str):
@@ -270,11 +355,21 @@ class OpenAICompatibleClient:
             )
         usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
         return {
-            "text": text,
-            "finish_reason": str(choice.get("finish_reason") or ""),
+            "text": self._untrusted(text),
+            "finish_reason": self._untrusted(str(choice.get("finish_reason") or "")),
             "prompt_tokens": _count(usage.get("prompt_tokens")),
             "completion_tokens": _count(usage.get("completion_tokens")),
         }
+
+
+def _read_up_to(response: httpx.Response, limit: int) -> bytes:
+    """The body until it ends or passes ``limit`` bytes."""
+    content = bytearray()
+    for chunk in response.iter_bytes():
+        content += chunk
+        if len(content) > limit:
+            break
+    return bytes(content)
 
 
 def _count(value: object) -> int | None:

@@ -23,6 +23,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from monitor import queue
+from monitor.clients.egress import EgressRefusedError
 from monitor.clients.openai_compatible import (
     Completion,
     CompletionFailure,
@@ -218,6 +219,8 @@ def sample_run(run_id: int) -> Run | None:
         client = client_for(run)
     except ApiKeyUnavailableError as exc:
         return finish_run(run, token, failure=f"API key unavailable: {exc}")
+    except EgressRefusedError as exc:
+        return finish_run(run, token, failure=f"refused: {exc}")
     with client:
         failure = _sample_missing_slots(run, token, client)
     if failure == _LEASE_LOST:

@@ -47,3 +47,21 @@ def test_the_endpoint_admin_pins_a_baseline(admin_client):
     html = page.content.decode()
     assert 'name="baseline_run"' in html and 'name="baseline_window"' in html
     assert 'name="api_key"' in html and "sk-" not in html
+
+
+def test_the_endpoint_admin_refuses_a_variable_that_may_not_hold_a_key(admin_client):
+    endpoint = make_endpoint("http://127.0.0.1:9/v1")
+    change = reverse("admin:monitor_endpoint_change", args=[endpoint.pk])
+    form = admin_client.get(change).context["adminform"].form
+    data = {
+        **{name: value for name, value in form.initial.items() if value is not None},
+        "prompt_set": endpoint.prompt_set_id,
+        "api_key_env": "SECRET_KEY",
+    }
+    page = admin_client.post(change, data)
+    assert (
+        page.status_code == 200 and "Only variables whose names start with" in page.content.decode()
+    )
+    assert admin_client.post(change, {**data, "api_key_env": "TAILWATCH_KEY_X"}).status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.api_key_env == "TAILWATCH_KEY_X"

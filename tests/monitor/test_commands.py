@@ -75,13 +75,13 @@ def test_add_endpoint_registers_with_the_default_prompt_set(capsys):
         "--base-url=http://ollama:11434/v1",
         "--model=llama3",
         "--family=llama",
-        "--api-key-env=OLLAMA_KEY",
+        "--api-key-env=TAILWATCH_KEY_OLLAMA",
         "--samples=3",
     )
     endpoint = Endpoint.objects.get(name="ollama-llama")
     assert (endpoint.model_family, endpoint.samples_per_prompt) == ("llama", 3)
     assert endpoint.prompt_set.name == DEFAULT_PROMPT_SET_NAME
-    assert endpoint.api_key_source == "from $OLLAMA_KEY"
+    assert endpoint.api_key_source == "from $TAILWATCH_KEY_OLLAMA"
     assert "Registered ollama-llama" in capsys.readouterr().out
 
 
@@ -97,6 +97,12 @@ def test_add_endpoint_names_the_version_it_is_judged_against():
 def test_add_endpoint_explains_what_is_wrong():
     with pytest.raises(CommandError, match="base_url: Enter an http"):
         call_command("add_endpoint", "x", "--base-url=ftp://x", "--model=m", "--family=f")
+
+
+def test_add_endpoint_refuses_a_variable_that_may_not_hold_a_key():
+    common = ["--base-url=http://vllm:8000/v1", "--model=m", "--family=f"]
+    with pytest.raises(CommandError, match="api_key_env: Only variables whose names start with"):
+        call_command("add_endpoint", "x", *common, "--api-key-env=DATABASE_URL")
 
 
 def test_email_url_becomes_smtp_settings():

@@ -1,9 +1,12 @@
 """The endpoint page and its actions: adding one, run now, pause, charts, baselines, connection."""
 
+import time
+
 import pytest
 from django.urls import reverse
 
 from monitor.models import Endpoint, RunStatus
+from monitor.services import connection
 from tests.factories import make_endpoint, make_prompt_set
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +97,39 @@ def test_the_connection_test_shows_the_error_escaped(user_client, unused_port):
     endpoint = make_endpoint(f"http://127.0.0.1:{unused_port}/v1")
     page = user_client.post(reverse("endpoint-test-connection", args=[endpoint.pk]))
     assert "No reply" in page.content.decode() and "connection-error" in page.content.decode()
+
+
+def test_a_malformed_base_url_is_a_form_error(user_client):
+    page = user_client.post(
+        reverse("endpoint-create"),
+        {"name": "bad", "base_url": "http://[::1/", "prompt_set": make_prompt_set().pk},
+    )
+    assert page.status_code == 200 and "Enter an http" in page.content.decode()
+
+
+def test_the_connection_test_shows_a_reply_with_unstorable_characters(user_client, fake_llm):
+    fake_llm.behaviour.reply = lambda prompt, rng: "odd \ud800 reply\x00"
+    endpoint = make_endpoint(fake_llm.url)
+    page = user_client.post(reverse("endpoint-test-connection", args=[endpoint.pk]))
+    assert page.status_code == 200 and "odd \ufffd reply\ufffd" in page.content.decode()
+
+
+def test_the_connection_test_does_not_wait_out_a_long_retry_after(user_client, fake_llm):
+    fake_llm.behaviour.fail_next(1, status=429, retry_after=30)
+    endpoint = make_endpoint(fake_llm.url)
+    started = time.monotonic()
+    page = user_client.post(reverse("endpoint-test-connection", args=[endpoint.pk]))
+    assert time.monotonic() - started < 10
+    assert "Retry-After 30s" in page.content.decode()
+
+
+def test_the_connection_test_ends_by_its_deadline_however_slow_the_reply(
+    user_client, fake_llm, monkeypatch
+):
+    monkeypatch.setattr(connection, "CONNECTION_TIMEOUT_SECONDS", 1.0)
+    fake_llm.behaviour.drip_next(2, seconds_per_byte=0.2)
+    endpoint = make_endpoint(fake_llm.url)
+    started = time.monotonic()
+    page = user_client.post(reverse("endpoint-test-connection", args=[endpoint.pk]))
+    assert time.monotonic() - started < 10
+    assert "No reply" in page.content.decode() and "timeout" in page.content.decode()

@@ -1,5 +1,7 @@
 """Endpoints: API keys encrypted at rest or read from the environment, and form validation."""
 
+import importlib
+
 import pytest
 
 from monitor.forms import EndpointForm
@@ -52,10 +54,10 @@ def test_an_empty_key_on_edit_keeps_the_stored_one():
 
 
 def test_the_key_can_come_from_an_environment_variable(monkeypatch):
-    endpoint = make_endpoint("http://x/v1", api_key_env="BOT_KEY")
-    with pytest.raises(ApiKeyUnavailableError, match="BOT_KEY is not set"):
+    endpoint = make_endpoint("http://x/v1", api_key_env="TAILWATCH_KEY_BOT")
+    with pytest.raises(ApiKeyUnavailableError, match="TAILWATCH_KEY_BOT is not set"):
         endpoint.get_api_key()
-    monkeypatch.setenv("BOT_KEY", "sk-env")
+    monkeypatch.setenv("TAILWATCH_KEY_BOT", "sk-env")
     assert endpoint.get_api_key() == "sk-env"
 
 
@@ -70,10 +72,19 @@ def test_a_key_encrypted_under_another_secret_asks_to_be_entered_again(settings)
 @pytest.mark.parametrize(
     "overrides, field",
     [
-        ({"api_key": "sk", "api_key_env": "KEY"}, "api_key_env"),
+        ({"api_key": "sk", "api_key_env": "TAILWATCH_KEY_BOT"}, "api_key_env"),
         ({"extra_params": '{"model": "other"}'}, "extra_params"),
         ({"extra_params": "[1, 2]"}, "extra_params"),
         ({"base_url": "not a url"}, "base_url"),
+        ({"base_url": "http://[::1/"}, "base_url"),
+        ({"base_url": "https://user:hunter2@api.example/v1"}, "base_url"),
+        ({"base_url": "http://vllm:8000/v1?"}, "base_url"),
+        ({"base_url": "http://vllm:8000/v1#"}, "base_url"),
+        ({"base_url": "http://169.254.169.254/latest"}, "base_url"),
+        ({"base_url": "http://[fe80::1]/v1"}, "base_url"),
+        ({"api_key_env": "EMAIL_URL"}, "api_key_env"),
+        ({"api_key_env": "SECRET_KEY"}, "api_key_env"),
+        ({"api_key_env": "TAILWATCH_KEY_"}, "api_key_env"),
         ({"temperature": 3}, "temperature"),
         ({"samples_per_prompt": 0}, "samples_per_prompt"),
     ],
@@ -103,3 +114,39 @@ def test_an_endpoint_cannot_be_its_own_baseline_endpoint():
     endpoint.baseline_endpoint = endpoint
     with pytest.raises(ValidationError, match="its own baseline endpoint"):
         endpoint.full_clean()
+
+
+def test_private_addresses_are_refused_unless_the_setting_allows_them(settings):
+    settings.TAILWATCH_ALLOW_PRIVATE_ENDPOINTS = False
+    for base_url in ("http://10.0.0.1/v1", "http://127.0.0.1:8000/lab/v1", "http://[::1]/v1"):
+        form = EndpointForm(data=form_data(base_url=base_url))
+        assert not form.is_valid() and "private" in str(form.errors["base_url"])
+    settings.TAILWATCH_ALLOW_PRIVATE_ENDPOINTS = True
+    assert EndpointForm(data=form_data(base_url="http://10.0.0.1/v1")).is_valid()
+
+
+def test_the_key_variable_prefix_is_a_setting(settings):
+    settings.TAILWATCH_KEY_ENV_PREFIX = "ACME_KEY_"
+    assert EndpointForm(data=form_data(api_key_env="ACME_KEY_OPENAI")).is_valid()
+    assert not EndpointForm(data=form_data(api_key_env="TAILWATCH_KEY_OPENAI")).is_valid()
+
+
+def test_a_stored_endpoint_never_reads_a_variable_outside_the_allow_list(monkeypatch):
+    monkeypatch.setenv("EMAIL_URL", "smtp://user:mail-password@mail.example")
+    endpoint = make_endpoint("http://x/v1", api_key_env="EMAIL_URL")
+    with pytest.raises(ApiKeyUnavailableError, match="EMAIL_URL may not hold an API key") as exc:
+        endpoint.get_api_key()
+    assert "mail-password" not in str(exc.value)
+
+
+def test_the_migration_removes_credentials_from_stored_base_urls():
+    from django.apps import apps
+
+    migration = importlib.import_module("monitor.migrations.0004_endpoint_egress")
+    with_credentials = make_endpoint("https://ops:hunter2@api.example/v1", name="a")
+    plain = make_endpoint("http://vllm:8000/v1?tenant=a@b", name="b")
+    migration.remove_credentials_from_base_urls(apps, None)
+    with_credentials.refresh_from_db()
+    plain.refresh_from_db()
+    assert with_credentials.base_url == "https://api.example/v1"
+    assert plain.base_url == "http://vllm:8000/v1?tenant=a@b"

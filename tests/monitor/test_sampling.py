@@ -77,12 +77,45 @@ def test_an_unreachable_endpoint_fails_the_run_with_the_reason(unused_port):
 
 
 def test_a_missing_api_key_variable_fails_the_run(fake_llm, monkeypatch):
-    monkeypatch.delenv("TW_TEST_KEY", raising=False)
-    endpoint = make_endpoint(fake_llm.url, api_key_env="TW_TEST_KEY")
+    monkeypatch.delenv("TAILWATCH_KEY_TEST", raising=False)
+    endpoint = make_endpoint(fake_llm.url, api_key_env="TAILWATCH_KEY_TEST")
     run = sampling.sample_run(sampling.start_run(endpoint).pk)
     assert run.status == RunStatus.FAILED
-    assert "TW_TEST_KEY is not set" in run.error_summary
+    assert "TAILWATCH_KEY_TEST is not set" in run.error_summary
     assert fake_llm.behaviour.requests == 0
+
+
+def test_a_variable_outside_the_allow_list_fails_the_run_without_sending_it(fake_llm, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "the-django-secret")
+    endpoint = make_endpoint(fake_llm.url, api_key_env="SECRET_KEY")
+    run = sampling.sample_run(sampling.start_run(endpoint).pk)
+    assert run.status == RunStatus.FAILED
+    assert "SECRET_KEY may not hold an API key" in run.error_summary
+    assert "the-django-secret" not in run.error_summary and fake_llm.behaviour.requests == 0
+
+
+def test_a_base_url_with_credentials_fails_the_run_without_showing_them(fake_llm):
+    endpoint = make_endpoint(fake_llm.url.replace("http://", "http://ops:hunter2@"))
+    run = sampling.sample_run(sampling.start_run(endpoint).pk)
+    assert run.status == RunStatus.FAILED and "carries credentials" in run.error_summary
+    assert "hunter2" not in run.error_summary and fake_llm.behaviour.requests == 0
+
+
+def test_a_reply_with_unstorable_characters_is_stored_cleaned(fake_llm):
+    fake_llm.behaviour.reply = lambda prompt, rng: "half \ud800 a pair, and a \x00 NUL"
+    run = sampling.sample_run(sampling.start_run(make_endpoint(fake_llm.url)).pk)
+    assert run.status == RunStatus.SUCCEEDED
+    texts = set(Sample.objects.filter(run=run).values_list("text", flat=True))
+    assert texts == {"half \ufffd a pair, and a \ufffd NUL"}
+
+
+def test_a_reply_over_the_size_cap_is_a_failed_sample(fake_llm, settings):
+    settings.TAILWATCH_MAX_REPLY_BYTES = 2000
+    fake_llm.behaviour.reply = lambda prompt, rng: "word " * (1000 if "1" in prompt else 10)
+    run = sampling.sample_run(sampling.start_run(make_endpoint(fake_llm.url, concurrency=1)).pk)
+    too_large = Sample.objects.filter(run=run, error_kind="reply too large")
+    assert too_large.exists() and all(sample.text == "" for sample in too_large)
+    assert run.samples_failed == too_large.count() < run.samples_expected
 
 
 def test_a_resumed_run_samples_only_the_missing_slots(fake_llm):
