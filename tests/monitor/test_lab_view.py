@@ -177,24 +177,31 @@ CHAT = {"model": "lab-pure-g0", "messages": [{"role": "user", "content": "Hello"
 @pytest.mark.parametrize(
     "body",
     [
-        b"not json",
-        b"[1, 2]",
-        _nested(100_000),
-        b'{"model": "lab-pure-g0", "messages": [{"role": "user", "content": '
-        + _nested(100_000)
-        + b"}]}",
-        # Not UTF-8.
-        b'{"model": "lab-pure-g0", "messages": [{"role": "user", "content": "\xff\xfe"}]}',
-        {**CHAT, "messages": "Hello"},
-        {**CHAT, "messages": []},
-        {**CHAT, "messages": ["Hello"]},
-        {**CHAT, "messages": [{"role": "user", "content": ["Hello", {"a": [1]}]}]},
-        {**CHAT, "messages": [{"role": "user"}]},
-        {**CHAT, "model": ["lab-pure-g0"]},
-        {**CHAT, "seed": "7"},
-        {**CHAT, "seed": 1.5},
+        pytest.param(b"not json", id="not JSON"),
+        pytest.param(b"[1, 2]", id="not an object"),
+        pytest.param(_nested(100_000), id="nested deeper than the parser goes"),
+        pytest.param(
+            b'{"model": "lab-pure-g0", "messages": [{"role": "user", "content": '
+            + _nested(100_000)
+            + b"}]}",
+            id="a deeply nested content",
+        ),
+        pytest.param(
+            b'{"model": "lab-pure-g0", "messages": [{"role": "user", "content": "\xff\xfe"}]}',
+            id="not UTF-8",
+        ),
+        pytest.param({**CHAT, "messages": "Hello"}, id="messages not a list"),
+        pytest.param({**CHAT, "messages": []}, id="no message"),
+        pytest.param({**CHAT, "messages": ["Hello"]}, id="a message not an object"),
+        pytest.param(
+            {**CHAT, "messages": [{"role": "user", "content": ["Hello", {"a": [1]}]}]},
+            id="content not a string",
+        ),
+        pytest.param({**CHAT, "messages": [{"role": "user"}]}, id="no content"),
+        pytest.param({**CHAT, "model": ["lab-pure-g0"]}, id="model not a string"),
+        pytest.param({**CHAT, "seed": "7"}, id="seed a string"),
+        pytest.param({**CHAT, "seed": 1.5}, id="seed a fraction"),
     ],
-    ids=lambda body: repr(body)[:40],
 )
 def test_a_malformed_request_is_a_400(client, body):
     response = _post(client, "/lab/v1/chat/completions", body)
