@@ -56,7 +56,7 @@ _LAB_SAMPLING = {
 }
 
 
-def lab_base_url() -> str:
+def _lab_base_url() -> str:
     return f"{settings.SITE_URL}/lab/v1"
 
 
@@ -66,15 +66,13 @@ def _save_lab_endpoint(endpoint: Endpoint) -> Endpoint:
     return save_endpoint(endpoint)
 
 
-def grant_lab_access() -> int:
+def grant_lab_access() -> None:
     """Give every endpoint of the lab this install serves the lab's token as its API key (an
-    endpoint seeded before the lab took a token, or since the token changed); how many."""
-    endpoints = list(Endpoint.objects.filter(base_url=lab_base_url()))
-    for endpoint in endpoints:
+    endpoint seeded before the lab took a token, or since the token changed)."""
+    for endpoint in Endpoint.objects.filter(base_url=_lab_base_url()):
         endpoint.api_key_env = ""
         endpoint.set_api_key(settings.TAILWATCH_LAB_TOKEN)
         endpoint.save(update_fields=["api_key_env", "api_key_encrypted", "updated_at"])
-    return len(endpoints)
 
 
 def _shipped_prompt_set(name: str, every_nth: int = 1, every_nth_probe: int = 0) -> PromptSet:
@@ -128,7 +126,7 @@ def seed_lab_endpoints() -> list[Endpoint]:
                     name=model_id(arm, generation),
                     model_family=f"lab-{arm}",
                     version_label=f"g{generation}",
-                    base_url=lab_base_url(),
+                    base_url=_lab_base_url(),
                     model=model_id(arm, generation),
                     prompt_set=lab_prompts,
                     **_LAB_SAMPLING,
@@ -168,7 +166,7 @@ def seed_drifting_endpoint(
             name=name,
             model_family=f"lab-{DRIFTING_ARM}",
             version_label="drift",
-            base_url=lab_base_url(),
+            base_url=_lab_base_url(),
             model=name,
             prompt_set=prompt_set,
             next_run_at=now + LATER_GENERATIONS_DELAY,
