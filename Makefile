@@ -16,6 +16,8 @@ $(STAMP): requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+# The local demo serves the collapse lab at /lab/v1 (off unless enabled; see the README).
+up: export TAILWATCH_LAB_ENABLED ?= 1
 up: install
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput

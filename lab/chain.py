@@ -74,7 +74,8 @@ class LabConfig:
 
 
 class Lab:
-    """The generations of both arms for one config, trained on first use and cached."""
+    """The generations of both arms for one config, trained when first asked for (``model``)
+    and cached; ``trained_lab_model`` serves only those already trained."""
 
     def __init__(self, config: LabConfig, cache_dir: Path | None = None) -> None:
         self.config = config
@@ -118,9 +119,7 @@ class Lab:
     # Generations -----------------------------------------------------------------------------
     def model(self, arm: Arm, generation: int) -> NgramModel:
         """Generation ``generation`` of ``arm``, training it (and those before it) if needed."""
-        if not 0 <= generation <= MAX_GENERATION:
-            raise ValueError(f"generations run from 0 to {MAX_GENERATION}, not {generation}")
-        key = _key(Arm(arm), generation)
+        key = _checked_key(arm, generation)
         with self._lock:
             if key not in self._models:
                 with self._file_lock():
@@ -131,6 +130,18 @@ class Lab:
     def lab_model(self, arm: Arm, generation: int) -> LabModel:
         """The generation, ready to answer prompts."""
         return LabModel(self.model(arm, generation), self.vocabulary, self.reader)
+
+    def trained_lab_model(self, arm: Arm, generation: int) -> LabModel | None:
+        """The generation ready to answer prompts if it is trained (in memory, or on disk by
+        another process), None if it is not: this never trains, so it never takes long."""
+        key = _checked_key(arm, generation)
+        with self._lock:
+            if key not in self._models:
+                path = self._path(*key)
+                if path is None or not path.exists():
+                    return None
+                self._models[key] = NgramModel.load(path)
+        return LabModel(self._models[key], self.vocabulary, self.reader)
 
     def chain(self, arm: Arm, generations: int) -> Iterator[tuple[int, NgramModel]]:
         """Generations 0..``generations`` of ``arm`` in order, each trained as it is reached."""
@@ -196,6 +207,12 @@ class Lab:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _checked_key(arm: Arm, generation: int) -> tuple[Arm, int]:
+    if not 0 <= generation <= MAX_GENERATION:
+        raise ValueError(f"generations run from 0 to {MAX_GENERATION}, not {generation}")
+    return _key(Arm(arm), generation)
 
 
 def _key(arm: Arm, generation: int) -> tuple[Arm, int]:

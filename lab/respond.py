@@ -15,8 +15,9 @@ Batched: answering a thousand prompts takes a few dozen vectorised sampling step
 from __future__ import annotations
 
 import functools
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import wordfreq
@@ -46,19 +47,43 @@ class PromptReader:
     about, and judges which candidate answer speaks to the question."""
 
     subjects: frozenset[tuple[str, ...]]
+    # The token counts of the names that start with each token, longest first: a prompt is read
+    # in one pass, trying at each token only the names that can start there.
+    _lengths_by_first_token: dict[str, tuple[int, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        lengths: dict[str, set[int]] = defaultdict(set)
+        for subject in self.subjects:
+            if subject:
+                lengths[subject[0]].add(len(subject))
+        object.__setattr__(
+            self,
+            "_lengths_by_first_token",
+            {token: tuple(sorted(counts, reverse=True)) for token, counts in lengths.items()},
+        )
 
     @classmethod
     def of_subjects(cls, subjects: Iterable[str]) -> PromptReader:
         return cls(frozenset(tuple(split_tokens(subject)) for subject in subjects))
 
     def find_subject(self, tokens: Sequence[str]) -> tuple[str, ...] | None:
-        """The longest entity name among ``tokens``, or None for a prompt about nothing known."""
-        for length in range(len(tokens), 0, -1):
-            for start in range(len(tokens) - length + 1):
+        """The longest entity name among ``tokens`` (of several as long, the first), or None
+        for a prompt about nothing known. The work grows with the prompt's length times the
+        longest name's, never with the square of the prompt's: a long prompt is no burden."""
+        found: tuple[str, ...] | None = None
+        for start, token in enumerate(tokens):
+            for length in self._lengths_by_first_token.get(token, ()):
+                if found is not None and length <= len(found):
+                    break
+                if start + length > len(tokens):
+                    continue
                 span = tuple(tokens[start : start + length])
                 if span in self.subjects:
-                    return span
-        return None
+                    found = span
+                    break
+        return found
 
     @staticmethod
     def relevance(question: Sequence[str], subject: Sequence[str], answer: Sequence[str]) -> int:

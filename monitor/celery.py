@@ -25,6 +25,8 @@ app.conf.update(
     task_routes={
         "monitor.tasks.sample_run": {"queue": SAMPLING_QUEUE},
         "monitor.tasks.score_run": {"queue": SCORING_QUEUE},
+        # CPU-bound too: a lab chain trains for seconds to a minute.
+        "monitor.tasks.train_lab_generation": {"queue": SCORING_QUEUE},
     },
     # At-least-once: a message is acknowledged only after its task returns, and a worker takes
     # one message at a time, so a killed worker loses nothing it had not started.

@@ -1,8 +1,8 @@
 """A fake OpenAI-compatible model server: real HTTP, scripted faults.
 
 Used two ways: by the test suite (``FakeLLMServer`` on 127.0.0.1, a random port) and by hand
-(``manage.py fake_llm --port 8100 --error-rate 0.2``). The collapse lab's view at ``/lab/v1``
-answers in the same protocol through ``completion_response``.
+(``manage.py fake_llm --port 8100 --error-rate 0.2``). The collapse lab at ``/lab/v1`` answers
+in the same protocol through ``parse_completion_request`` and ``completion``.
 
 Faults come from two places: rates (latency, error rate, malformed rate), drawn per request, and a
 script of the next responses (``fail_next``, ``malformed_next``, ``hang_next``, ``drip_next``),
@@ -109,57 +109,107 @@ class FakeBehaviour:
         return response
 
 
+class CompletionRequestError(Exception):
+    """A request that gets no completion: the status and OpenAI-shaped error to answer with."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str,
+        error_type: str = "invalid_request_error",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        body = {"error": {"message": message, "type": error_type, "code": code}}
+        self.response = FakeResponse(
+            status,
+            json.dumps(body).encode(),
+            {"Content-Type": "application/json", **(headers or {})},
+        )
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """A well-formed request: its path, its JSON body, and the prompt to answer."""
+
+    path: str
+    body: dict
+    prompt: str
+
+
+def parse_completion_request(path: str, raw_body: bytes) -> CompletionRequest:
+    """Read a chat or legacy completions request, or raise ``CompletionRequestError`` (400) for
+    a body that is not one: not JSON, nested deeper than the parser goes, or of the wrong types."""
+    try:
+        body = json.loads(raw_body or b"{}")
+    except (ValueError, RecursionError) as exc:
+        raise CompletionRequestError(400, f"invalid JSON body: {exc}", "invalid_json") from exc
+    if not isinstance(body, dict):
+        raise CompletionRequestError(400, "the body must be a JSON object", "invalid_json")
+    if not isinstance(body.get("model", ""), str):
+        raise CompletionRequestError(400, "model must be a string", "invalid_type")
+    if path.endswith("/chat/completions"):
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise CompletionRequestError(400, "messages must be a non-empty list", "invalid_type")
+        last = messages[-1]
+        prompt = last.get("content") if isinstance(last, dict) else None
+        if not isinstance(prompt, str):
+            raise CompletionRequestError(
+                400, "the last message's content must be a string", "invalid_type"
+            )
+    elif path.endswith("/completions"):
+        prompt = body.get("prompt", "")
+        if not isinstance(prompt, str):
+            raise CompletionRequestError(400, "prompt must be a string", "invalid_type")
+    else:
+        raise CompletionRequestError(404, f"no route {path}", "unknown_url")
+    return CompletionRequest(path, body, prompt)
+
+
+def completion(request: CompletionRequest, text: str, rng: random.Random) -> FakeResponse:
+    """The answer to ``request`` with the reply ``text``, as an OpenAI-compatible server gives
+    it."""
+    if request.path.endswith("/chat/completions"):
+        choice: dict = {
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": "stop",
+        }
+        kind = "chat.completion"
+    else:
+        choice = {"index": 0, "text": text, "finish_reason": "stop"}
+        kind = "text_completion"
+    prompt_tokens, completion_tokens = len(request.prompt.split()), len(text.split())
+    body = {
+        "id": f"fake-{rng.getrandbits(48):x}",
+        "object": kind,
+        "created": int(time.time()),
+        "model": request.body.get("model", "fake"),
+        "choices": [choice],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+    return FakeResponse(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+
 def completion_response(
     path: str,
     raw_body: bytes,
     rng: random.Random,
     reply: Callable[[str, random.Random], str] = fake_reply,
 ) -> FakeResponse:
-    """Answer a well-formed request as an OpenAI-compatible server would, the text from
+    """Answer a request as an OpenAI-compatible server would, the text from
     ``reply(prompt, rng)``."""
     try:
-        request = json.loads(raw_body or b"{}")
-        if not isinstance(request, dict):
-            raise ValueError("body is not a JSON object")
-    except ValueError as exc:
-        return _error(400, f"invalid JSON body: {exc}")
-    if path.endswith("/chat/completions"):
-        messages = request.get("messages")
-        if not isinstance(messages, list) or not messages:
-            return _error(400, "messages must be a non-empty list")
-        prompt = str(messages[-1].get("content", "")) if isinstance(messages[-1], dict) else ""
-        text = reply(prompt, rng)
-        choice = {
-            "index": 0,
-            "message": {"role": "assistant", "content": text},
-            "finish_reason": "stop",
-        }
-        kind = "chat.completion"
-    elif path.endswith("/completions"):
-        prompt = str(request.get("prompt", ""))
-        text = reply(prompt, rng)
-        choice = {"index": 0, "text": text, "finish_reason": "stop"}
-        kind = "text_completion"
-    else:
-        return _error(404, f"no route {path}")
-    body = {
-        "id": f"fake-{rng.getrandbits(48):x}",
-        "object": kind,
-        "created": int(time.time()),
-        "model": str(request.get("model", "fake")),
-        "choices": [choice],
-        "usage": {
-            "prompt_tokens": len(prompt.split()),
-            "completion_tokens": len(text.split()),
-            "total_tokens": len(prompt.split()) + len(text.split()),
-        },
-    }
-    return FakeResponse(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
-
-
-def _error(status: int, message: str) -> FakeResponse:
-    body = json.dumps({"error": {"message": message}}).encode()
-    return FakeResponse(status, body, {"Content-Type": "application/json"})
+        request = parse_completion_request(path, raw_body)
+    except CompletionRequestError as error:
+        return error.response
+    return completion(request, reply(request.prompt, rng), rng)
 
 
 class _Handler(BaseHTTPRequestHandler):

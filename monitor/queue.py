@@ -17,6 +17,7 @@ SAMPLE_RUN = "monitor.tasks.sample_run"
 SCORE_RUN = "monitor.tasks.score_run"
 EVALUATE_ALERTS = "monitor.tasks.evaluate_alerts"
 SEND_NOTIFICATION = "monitor.tasks.send_notification"
+TRAIN_LAB_GENERATION = "monitor.tasks.train_lab_generation"
 
 
 def sample_run(run_id: int) -> None:
@@ -44,3 +45,7 @@ def next_stage(run: Run) -> None:
 
 def send_notification(notification_id: int) -> None:
     app.send_task(SEND_NOTIFICATION, args=[notification_id])
+
+
+def train_lab_generation(arm: str, generation: int) -> None:
+    app.send_task(TRAIN_LAB_GENERATION, args=[str(arm), generation])

@@ -5,6 +5,7 @@ filesystem message broker, both under ``var/``. Point ``DATABASE_URL`` at Postgr
 ``CELERY_BROKER_URL`` at Redis for production.
 """
 
+import hmac
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -253,6 +254,17 @@ TAILWATCH_KEY_ENV_PREFIX = (
 )
 # Key that encrypts stored API keys; derived from SECRET_KEY unless given.
 TAILWATCH_ENCRYPTION_KEY = os.environ.get("TAILWATCH_ENCRYPTION_KEY", "")
+
+# The collapse lab's models at /lab/v1: off (404) unless enabled, as `make up` does; when on,
+# only requests bearing the token are answered (the seeded lab endpoints store it, encrypted).
+# The token is derived from SECRET_KEY unless given, so every process of one install agrees.
+TAILWATCH_LAB_ENABLED = env_bool("TAILWATCH_LAB_ENABLED", False)
+TAILWATCH_LAB_TOKEN = (
+    os.environ.get("TAILWATCH_LAB_TOKEN")
+    or hmac.new(SECRET_KEY.encode(), b"tailwatch.lab-token", "sha256").hexdigest()
+)
+# Longer prompts are refused (400): the lab reads a prompt in time proportional to its length.
+TAILWATCH_LAB_MAX_PROMPT_CHARS = env_int("TAILWATCH_LAB_MAX_PROMPT_CHARS", 8000)
 
 LOGGING = {
     "version": 1,

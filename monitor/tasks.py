@@ -2,6 +2,9 @@
 
 dispatch_due_runs → sample_run → score_run → evaluate_alerts → send_notification
 
+Beside the pipeline, ``train_lab_generation`` trains the collapse lab's generations that
+``/lab/v1`` was asked for, so no web request ever trains one.
+
 Every message is produced by ``monitor.queue``; the dispatcher also recovers what a lost
 message or a dead worker left behind (runs, their scoring and evaluation, notifications).
 """
@@ -14,7 +17,7 @@ from django.conf import settings
 from monitor import queue
 from monitor.models import NotificationStatus
 from monitor.notifications import delivery
-from monitor.services import alerting, baselines, recovery, sampling, scoring
+from monitor.services import alerting, baselines, recovery, sampling, scoring, served_lab
 
 log = logging.getLogger(__name__)
 
@@ -79,3 +82,9 @@ def send_notification(self, notification_id: int) -> str:
         backoff = settings.TAILWATCH_NOTIFY_RETRY_SECONDS * 2 ** (notification.attempts - 1)
         raise self.retry(countdown=min(3600.0, backoff))
     return notification.status
+
+
+@shared_task(name="monitor.tasks.train_lab_generation", acks_late=True)
+def train_lab_generation(arm: str, generation: int) -> str:
+    served_lab.train_generation(arm, generation)
+    return "trained"

@@ -1,6 +1,10 @@
 """What a new install starts with: the prompt sets built from the shipped prompt files and, on
 an empty database, the collapse lab's endpoints, so the first page already shows data: one of
-them, the drifting endpoint, with hours of history and an alert firing."""
+them, the drifting endpoint, with hours of history and an alert firing.
+
+The lab endpoints hold the lab's token (``TAILWATCH_LAB_TOKEN``), stored encrypted as any API
+key; the generations they will ask for are queued for the worker to train.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,12 @@ from django.db import transaction
 from django.utils import timezone
 
 import evaluators
-from lab import Arm, Lab, drifting_model_id, model_id
+from lab import MAX_GENERATION, Arm, Lab, drifting_model_id, model_id
 from monitor.models import Endpoint, PromptSet
 from monitor.services.backfill import backfill_history
 from monitor.services.endpoints import save_endpoint
 from monitor.services.prompts import add_version, parse_prompt_file
-from monitor.services.served_lab import served_lab
+from monitor.services.served_lab import request_training, served_lab
 
 DEFAULT_PROMPT_SET_NAME = "Tailwatch default"
 LAB_PROMPT_SET_NAME = "Collapse lab probes"
@@ -42,14 +46,33 @@ DRIFTING_BACKFILLED_RUNS = 12
 LAB_INTERVAL_MINUTES = 30
 
 
-# How every lab endpoint samples. A generation's first request trains it and those before it:
-# seconds, hence the long timeout.
+# How every lab endpoint samples. A generation not trained yet answers 503 with Retry-After
+# until the worker has trained it; one that is trained answers at once.
 _LAB_SAMPLING = {
     "samples_per_prompt": 3,
     "interval_minutes": LAB_INTERVAL_MINUTES,
     "concurrency": 4,
     "timeout_seconds": 60,
 }
+
+
+def _lab_base_url() -> str:
+    return f"{settings.SITE_URL}/lab/v1"
+
+
+def _save_lab_endpoint(endpoint: Endpoint) -> Endpoint:
+    """Save a new endpoint of the lab this install serves, holding the lab's token."""
+    endpoint.set_api_key(settings.TAILWATCH_LAB_TOKEN)
+    return save_endpoint(endpoint)
+
+
+def grant_lab_access() -> None:
+    """Give every endpoint of the lab this install serves the lab's token as its API key (an
+    endpoint seeded before the lab took a token, or since the token changed)."""
+    for endpoint in Endpoint.objects.filter(base_url=_lab_base_url()):
+        endpoint.api_key_env = ""
+        endpoint.set_api_key(settings.TAILWATCH_LAB_TOKEN)
+        endpoint.save(update_fields=["api_key_env", "api_key_encrypted", "updated_at"])
 
 
 def _shipped_prompt_set(name: str, every_nth: int = 1, every_nth_probe: int = 0) -> PromptSet:
@@ -98,12 +121,12 @@ def seed_lab_endpoints() -> list[Endpoint]:
     for arm in LAB_ARMS:
         first_generation = None
         for generation in LAB_GENERATIONS:
-            endpoint = save_endpoint(
+            endpoint = _save_lab_endpoint(
                 Endpoint(
                     name=model_id(arm, generation),
                     model_family=f"lab-{arm}",
                     version_label=f"g{generation}",
-                    base_url=f"{settings.SITE_URL}/lab/v1",
+                    base_url=_lab_base_url(),
                     model=model_id(arm, generation),
                     prompt_set=lab_prompts,
                     **_LAB_SAMPLING,
@@ -123,6 +146,11 @@ def seed_lab_endpoints() -> list[Endpoint]:
             now,
         )
     )
+    # The worker trains what the endpoints will ask for, while the first runs (generation 0,
+    # trained for the drifting endpoint's history) are sampled.
+    for arm in LAB_ARMS:
+        request_training(arm, max(LAB_GENERATIONS))
+    request_training(DRIFTING_ARM, MAX_GENERATION)
     return endpoints
 
 
@@ -133,12 +161,12 @@ def seed_drifting_endpoint(
     runs of history, one every interval up to ``now``; its next run, the next generation, comes
     soon after the other lab endpoints' first runs."""
     name = drifting_model_id(DRIFTING_ARM)
-    endpoint = save_endpoint(
+    endpoint = _save_lab_endpoint(
         Endpoint(
             name=name,
             model_family=f"lab-{DRIFTING_ARM}",
             version_label="drift",
-            base_url=f"{settings.SITE_URL}/lab/v1",
+            base_url=_lab_base_url(),
             model=name,
             prompt_set=prompt_set,
             next_run_at=now + LATER_GENERATIONS_DELAY,

@@ -1,21 +1,104 @@
-"""The lab the app serves: the default config, cached under ``VAR_DIR/lab``, one per process, and
-which of its generations a model id names."""
+"""The lab the app serves at ``/lab/v1``: the default config, cached under ``VAR_DIR/lab``, one
+per process; which of its generations a model id names; and the answer to a request.
+
+Only generations already trained are served: one not trained yet is queued for the worker to
+train (``train_generation``) and the request told to come back (503 with Retry-After), so no web
+request ever spends a minute and hundreds of megabytes training.
+"""
 
 from __future__ import annotations
 
 import functools
+import hmac
+import random
 
+import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Max, Q
 
 from lab import MAX_GENERATION, Arm, Lab, LabConfig, parse_drifting_model_id, parse_model_id
+from monitor import queue
+from monitor.fake_llm import (
+    CompletionRequestError,
+    FakeResponse,
+    completion,
+    parse_completion_request,
+)
 from monitor.models import FINISHED_RUN_STATUSES, Endpoint
+
+# A generation trains in seconds once those before it are trained; a whole chain in a minute.
+TRAINING_RETRY_AFTER_SECONDS = 20
+# However many requests ask for an untrained generation, its training is queued once in this
+# long (again after it, should the message have been lost).
+TRAINING_QUEUED_SECONDS = 600
 
 
 @functools.cache
 def served_lab() -> Lab:
-    """The process's lab; its generations are trained on first use, or read from disk."""
+    """The process's lab; its generations are read from disk, where the worker or ``manage.py
+    lab`` trained them."""
     return Lab(LabConfig(), settings.VAR_DIR / "lab")
+
+
+def train_generation(arm: str, generation: int) -> None:
+    """Train generation ``generation`` of ``arm`` and those before it, unless on disk already."""
+    served_lab().model(Arm(arm), generation)
+
+
+def bears_lab_token(authorization: str) -> bool:
+    """Whether an ``Authorization`` header carries the lab's bearer token."""
+    scheme, _, token = authorization.partition(" ")
+    expected = settings.TAILWATCH_LAB_TOKEN.encode()
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected)
+
+
+def answer(path: str, raw_body: bytes) -> FakeResponse:
+    """The completion a request to ``/lab/v1`` gets; ``CompletionRequestError`` for a request
+    that gets none: malformed or a prompt over the cap (400), an unknown model (404), or a
+    generation not trained yet (503, its training queued)."""
+    request = parse_completion_request(path, raw_body)
+    cap = settings.TAILWATCH_LAB_MAX_PROMPT_CHARS
+    if len(request.prompt) > cap:
+        raise CompletionRequestError(
+            400,
+            f"The prompt is {len(request.prompt)} characters long; lab models read at most {cap}.",
+            "context_length_exceeded",
+        )
+    seed = request.body.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise CompletionRequestError(400, "seed must be an integer", "invalid_type")
+    model_id = request.body.get("model", "")
+    target = served_generation(model_id)
+    if target is None:
+        raise CompletionRequestError(
+            404,
+            f"The model '{model_id[:100]}' does not exist; lab models are named like lab-pure-g3, "
+            "lab-anchored-g0 or lab-truncated-drift.",
+            "model_not_found",
+        )
+    model = served_lab().trained_lab_model(*target)
+    if model is None:
+        request_training(*target)
+        raise CompletionRequestError(
+            503,
+            f"The model '{model_id}' is being trained; try again in "
+            f"{TRAINING_RETRY_AFTER_SECONDS} seconds.",
+            "model_not_ready",
+            error_type="server_error",
+            headers={"Retry-After": str(TRAINING_RETRY_AFTER_SECONDS)},
+        )
+    # A request's integer seed, as in OpenAI's API, makes its reply reproducible.
+    rng = random.Random(seed)
+    text = model.replies([request.prompt], np.random.default_rng(rng.getrandbits(64)))[0]
+    return completion(request, text, rng)
+
+
+def request_training(arm: Arm, generation: int) -> None:
+    """Queue the training of a generation for the worker, once however often it is asked for."""
+    claim = f"lab-training:{arm}:{generation}"
+    if cache.add(claim, True, TRAINING_QUEUED_SECONDS):
+        queue.train_lab_generation(arm, generation)
 
 
 def served_generation(model_id: str) -> tuple[Arm, int] | None:

@@ -2,63 +2,50 @@
 
 Model ids name the arm and generation: ``lab-pure-g3``, ``lab-anchored-g0``, … , or an arm
 whose generations follow one another, one a run: ``lab-truncated-drift`` (see
-``monitor.services.served_lab``). A generation not trained yet is trained on its first request
-(a few seconds; see ``lab.chain``).
-A request's integer ``seed``, as in OpenAI's API, makes its reply reproducible.
+``monitor.services.served_lab``, which also says what a generation not trained yet gets).
+
+Off (404) unless ``TAILWATCH_LAB_ENABLED``; when on, a request without the lab's bearer token
+gets 401, and every refusal is an OpenAI-shaped error (``{"error": {"message", "type", "code"}}``).
 """
 
 from __future__ import annotations
 
-import json
-import random
-
-import numpy as np
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
-from monitor.fake_llm import completion_response
-from monitor.services.served_lab import served_generation, served_lab
-
-
-def _requested(raw_body: bytes) -> dict | None:
-    """The request body as a JSON object, or None when it is not one."""
-    try:
-        body = json.loads(raw_body or b"{}")
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
+from monitor.fake_llm import CompletionRequestError
+from monitor.services import served_lab
 
 
 @csrf_exempt
-@require_POST
 def completions(request: HttpRequest) -> HttpResponse:
     """Chat and legacy completions, answered by the requested lab generation."""
-    body = _requested(request.body)
-    seed = body.get("seed") if body else None
-    rng = random.Random(seed if isinstance(seed, int) else None)
-    if body is None:
-        # Not a JSON object: the shared request parser answers with the usual 400.
-        response = completion_response(request.path, request.body, rng)
-    else:
-        target = served_generation(str(body.get("model", "")))
-        if target is None:
-            return JsonResponse(
-                {
-                    "error": {
-                        "message": f"The model '{body.get('model', '')}' does not exist; "
-                        "lab models are named like lab-pure-g3, lab-anchored-g0 or "
-                        "lab-truncated-drift.",
-                        "type": "invalid_request_error",
-                        "code": "model_not_found",
-                    }
-                },
-                status=404,
+    if not settings.TAILWATCH_LAB_ENABLED:
+        raise Http404("The collapse lab is off.")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        if not served_lab.bears_lab_token(request.headers.get("Authorization", "")):
+            raise CompletionRequestError(
+                401,
+                "Send the lab's token as 'Authorization: Bearer …'.",
+                "invalid_api_key",
+                headers={"WWW-Authenticate": "Bearer"},
             )
-        model = served_lab().lab_model(*target)
-
-        def reply(prompt: str, rng: random.Random) -> str:
-            return model.replies([prompt], np.random.default_rng(rng.getrandbits(64)))[0]
-
-        response = completion_response(request.path, request.body, rng, reply)
+        response = served_lab.answer(request.path, _body(request))
+    except CompletionRequestError as error:
+        response = error.response
     return HttpResponse(response.body, status=response.status, headers=response.headers)
+
+
+def _body(request: HttpRequest) -> bytes:
+    try:
+        return request.body
+    except RequestDataTooBig as exc:
+        raise CompletionRequestError(
+            400,
+            f"The request body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+            "request_too_large",
+        ) from exc

@@ -4,7 +4,8 @@ fire the blandness-creep alert.
 The endpoint is seeded as ``make up`` seeds it, with fewer prompts and runs: seven backfilled
 runs (generations 0 to 6 of the truncated arm, scored and judged at seeding time), one short of
 the creep rule's window. Its next run is sampled over HTTP from the lab served by a live
-Tailwatch server, which serves it generation 7, and scored and judged by a Celery worker: the
+Tailwatch server (the lab on, the endpoint holding its token), which serves it generation 7,
+trained beforehand as the worker trains it, and scored and judged by a Celery worker: the
 eight runs trend blander, and the alert fires.
 """
 
@@ -14,9 +15,9 @@ from django.utils import timezone
 import evaluators
 from monitor.models import Alert, AlertState, PromptSet, RuleKind
 from monitor.services import prompts
-from monitor.services.seeding import seed_drifting_endpoint
+from monitor.services import served_lab as served_lab_service
+from monitor.services.seeding import DRIFTING_ARM, seed_drifting_endpoint
 from monitor.services.served_lab import drifting_generation
-from monitor.views import lab as lab_view
 from tests.conftest import run_through_pipeline, wait_for
 from tests.integration.conftest import FAST_WORKER
 
@@ -38,7 +39,8 @@ def test_the_drifting_endpoint_fires_blandness_creep_from_its_history(
 ):
     settings.TAILWATCH_EMBEDDINGS = False
     settings.SITE_URL = live_server.url
-    monkeypatch.setattr(lab_view, "served_lab", lambda: small_lab)
+    settings.TAILWATCH_LAB_ENABLED = True
+    monkeypatch.setattr(served_lab_service, "served_lab", lambda: small_lab)
     endpoint = seed_drifting_endpoint(
         writing_prompt_set(), small_lab, BACKFILLED_RUNS, timezone.now()
     )
@@ -51,6 +53,8 @@ def test_the_drifting_endpoint_fires_blandness_creep_from_its_history(
     ] * BACKFILLED_RUNS
     assert not creep.exists(), "seven runs are one short of the rule's window"
 
+    # The generation served next, trained as the worker trains it.
+    small_lab.model(DRIFTING_ARM, BACKFILLED_RUNS)
     celery_processes.worker(**FAST_WORKER)
     run = run_through_pipeline(endpoint, timeout=180)
     assert run.status == "succeeded" and run.scored_at, run.error_summary or run.score_error

@@ -37,11 +37,23 @@ def test_trained_generations_are_read_back_from_disk(tmp_path, monkeypatch):
     assert files == ["anchored-g1.npz", "anchored-g2.npz", "pure-g0.npz"]
     assert not list(tmp_path.glob("*/*.tmp")), "no temporary file is left behind"
 
-    def no_training(*args, **kwargs):
-        raise AssertionError("a cached generation was trained again")
-
-    monkeypatch.setattr(NgramModel, "train", no_training)
+    monkeypatch.setattr(NgramModel, "train", _no_training)
     assert _same_model(Lab(SMALL_LAB_CONFIG, tmp_path).model(Arm.ANCHORED, 2), trained)
+
+
+def _no_training(*args, **kwargs):
+    raise AssertionError("a generation was trained")
+
+
+def test_a_served_generation_is_read_when_trained_and_never_trained(tmp_path, monkeypatch):
+    served = Lab(SMALL_LAB_CONFIG, tmp_path)
+    assert served.trained_lab_model(Arm.PURE, 1) is None
+    trained = Lab(SMALL_LAB_CONFIG, tmp_path).model(Arm.PURE, 1)  # as another process does
+    monkeypatch.setattr(NgramModel, "train", _no_training)
+    assert _same_model(served.trained_lab_model(Arm.PURE, 1).model, trained)
+    assert served.trained_lab_model(Arm.PURE, 2) is None
+    with pytest.raises(ValueError, match="from 0 to 20"):
+        served.trained_lab_model(Arm.PURE, 21)
 
 
 @pytest.mark.parametrize(

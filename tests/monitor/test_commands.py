@@ -25,10 +25,11 @@ pytestmark = pytest.mark.django_db
 
 
 def test_bootstrap_creates_a_login_and_the_lab_endpoints_once(
-    capsys, settings, tmp_path, small_lab, monkeypatch
+    capsys, settings, tmp_path, small_lab, monkeypatch, enqueued
 ):
     settings.VAR_DIR = tmp_path
     settings.TAILWATCH_EMBEDDINGS = False
+    settings.TAILWATCH_LAB_ENABLED = True
     monkeypatch.setattr(seeding, "served_lab", lambda: small_lab)
     monkeypatch.setattr(seeding, "DRIFTING_BACKFILLED_RUNS", 2)
     call_command("bootstrap")
@@ -44,6 +45,13 @@ def test_bootstrap_creates_a_login_and_the_lab_endpoints_once(
     assert lab.count() == 11
     assert {e.model_family for e in lab} == {"lab-anchored", "lab-pure", "lab-truncated"}
     assert all(e.base_url.endswith("/lab/v1") for e in lab)
+    assert {e.get_api_key() for e in lab} == {settings.TAILWATCH_LAB_TOKEN}
+    # The worker trains what the endpoints will ask for; the drifting arm to its last generation.
+    assert enqueued == [
+        ("monitor.tasks.train_lab_generation", ["pure", 8]),
+        ("monitor.tasks.train_lab_generation", ["anchored", 8]),
+        ("monitor.tasks.train_lab_generation", ["truncated", 20]),
+    ]
     # Generation 0 of each arm runs first and is the baseline of the later generations.
     first, later = lab[0], lab[1]
     assert first.next_run_at is None and first.baseline_endpoint is None
@@ -66,6 +74,27 @@ def test_bootstrap_creates_a_login_and_the_lab_endpoints_once(
     call_command("bootstrap")
     assert User.objects.count() == 1 and Endpoint.objects.count() == 11
     assert password in capsys.readouterr().out
+
+
+def test_bootstrap_seeds_no_lab_endpoints_with_the_lab_off(capsys, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    settings.TAILWATCH_LAB_ENABLED = False
+    call_command("bootstrap")
+    assert User.objects.filter(username="admin").exists()
+    assert not Endpoint.objects.exists()
+    assert "The collapse lab is off" in capsys.readouterr().out
+
+
+def test_bootstrap_gives_lab_endpoints_seeded_without_the_token_the_token(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    settings.TAILWATCH_LAB_ENABLED = True
+    settings.TAILWATCH_LAB_TOKEN = "the-lab-token"
+    older = make_endpoint(f"{settings.SITE_URL}/lab/v1", model="lab-pure-g2")
+    other = make_endpoint("http://vllm:8000/v1", name="bot", model="bot")
+    call_command("bootstrap")
+    older.refresh_from_db()
+    other.refresh_from_db()
+    assert older.get_api_key() == "the-lab-token" and other.get_api_key() == ""
 
 
 def test_add_endpoint_registers_with_the_default_prompt_set(capsys):

@@ -1,29 +1,51 @@
-"""The lab's generations served at /lab/v1 as an OpenAI-compatible API."""
+"""The lab's generations served at /lab/v1 as an OpenAI-compatible API: off unless enabled,
+behind a token, a capped prompt, malformed requests refused, and no training in a request."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
-from lab import Arm
+from lab import Arm, Lab
+from monitor import tasks
 from monitor.services import sampling
 from monitor.services import served_lab as served_lab_service
-from monitor.services.served_lab import served_generation
-from monitor.views import lab as lab_view
+from monitor.services.served_lab import TRAINING_RETRY_AFTER_SECONDS, served_generation
+from tests.conftest import REPO, SMALL_LAB_CONFIG
 from tests.factories import make_endpoint, make_finished_run
+
+LAB_TOKEN = "lab-test-token"
 
 
 @pytest.fixture(autouse=True)
-def serve_the_small_lab(small_lab, monkeypatch):
-    monkeypatch.setattr(lab_view, "served_lab", lambda: small_lab)
+def serve_the_small_lab(small_lab, monkeypatch, settings):
+    """The lab on, with a known token, serving the small lab's generations, trained beforehand
+    as the worker or ``manage.py lab`` trains them."""
+    settings.TAILWATCH_LAB_ENABLED = True
+    settings.TAILWATCH_LAB_TOKEN = LAB_TOKEN
+    for arm in Arm:
+        small_lab.model(arm, 2)
+    monkeypatch.setattr(served_lab_service, "served_lab", lambda: small_lab)
 
 
-def _post(client, path: str, body: dict):
-    return client.post(path, json.dumps(body), content_type="application/json")
+def _post(client, path: str, body: dict | bytes, token: str | None = LAB_TOKEN):
+    data = body if isinstance(body, bytes) else json.dumps(body)
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    return client.post(path, data, content_type="application/json", headers=headers)
 
 
 def _chat(client, model: str, prompt: str, **extra):
     body = {"model": model, "messages": [{"role": "user", "content": prompt}], **extra}
     return _post(client, "/lab/v1/chat/completions", body)
+
+
+def _error(response) -> dict:
+    """The OpenAI-shaped error of a refused request."""
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "code"}
+    return error
 
 
 def test_a_probe_is_answered_about_its_subject(client):
@@ -87,10 +109,138 @@ def test_an_unknown_model_is_a_404_like_openais(client, model):
     assert response.json()["error"]["code"] == "model_not_found"
 
 
-def test_a_malformed_body_is_a_400(client):
-    response = client.post("/lab/v1/chat/completions", "not json", content_type="application/json")
-    assert response.status_code == 400
-
-
 def test_only_post_is_allowed(client):
     assert client.get("/lab/v1/chat/completions").status_code == 405
+
+
+# Access --------------------------------------------------------------------------------------
+def test_the_lab_is_not_there_unless_enabled(client, settings):
+    settings.TAILWATCH_LAB_ENABLED = False
+    assert _chat(client, "lab-pure-g0", "Where is Shanghai?").status_code == 404
+    assert client.get("/lab/v1/completions").status_code == 404
+
+
+def test_the_lab_is_off_by_default_even_in_production(tmp_path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TAILWATCH_LAB")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="monitor.settings",
+        TAILWATCH_PRODUCTION="1",
+        SECRET_KEY="k" * 50,
+        TAILWATCH_VAR_DIR=str(tmp_path),
+    )
+    show = "from django.conf import settings; print(settings.TAILWATCH_LAB_ENABLED)"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", show],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.stdout.strip() == "False", result.stderr
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Bearer wrong-token", f"Basic {LAB_TOKEN}", f"Bearer {LAB_TOKEN}x"],
+)
+def test_a_request_without_the_lab_token_is_a_401(client, authorization):
+    headers = {} if authorization is None else {"Authorization": authorization}
+    body = {"model": "lab-pure-g0", "messages": [{"role": "user", "content": "Hello"}]}
+    response = client.post(
+        "/lab/v1/chat/completions",
+        json.dumps(body),
+        content_type="application/json",
+        headers=headers,
+    )
+    assert response.status_code == 401
+    assert _error(response)["code"] == "invalid_api_key"
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_prompt_over_the_cap_is_a_400_and_one_at_it_is_answered(client, settings):
+    settings.TAILWATCH_LAB_MAX_PROMPT_CHARS = 8000
+    refused = _chat(client, "lab-pure-g0", "Where is Shanghai? " * 110_000)  # 2 MB
+    assert refused.status_code == 400
+    assert _error(refused)["code"] == "context_length_exceeded"
+    assert "8000" in _error(refused)["message"]
+    answered = _chat(client, "lab-pure-g0", ("Where is Shanghai? " * 500)[:8000])
+    assert answered.status_code == 200
+
+
+def _nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+CHAT = {"model": "lab-pure-g0", "messages": [{"role": "user", "content": "Hello"}]}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"not json", id="not JSON"),
+        pytest.param(b"[1, 2]", id="not an object"),
+        pytest.param(_nested(100_000), id="nested deeper than the parser goes"),
+        pytest.param(
+            b'{"model": "lab-pure-g0", "messages": [{"role": "user", "content": '
+            + _nested(100_000)
+            + b"}]}",
+            id="a deeply nested content",
+        ),
+        pytest.param(
+            b'{"model": "lab-pure-g0", "messages": [{"role": "user", "content": "\xff\xfe"}]}',
+            id="not UTF-8",
+        ),
+        pytest.param({**CHAT, "messages": "Hello"}, id="messages not a list"),
+        pytest.param({**CHAT, "messages": []}, id="no message"),
+        pytest.param({**CHAT, "messages": ["Hello"]}, id="a message not an object"),
+        pytest.param(
+            {**CHAT, "messages": [{"role": "user", "content": ["Hello", {"a": [1]}]}]},
+            id="content not a string",
+        ),
+        pytest.param({**CHAT, "messages": [{"role": "user"}]}, id="no content"),
+        pytest.param({**CHAT, "model": ["lab-pure-g0"]}, id="model not a string"),
+        pytest.param({**CHAT, "seed": "7"}, id="seed a string"),
+        pytest.param({**CHAT, "seed": 1.5}, id="seed a fraction"),
+    ],
+)
+def test_a_malformed_request_is_a_400(client, body):
+    response = _post(client, "/lab/v1/chat/completions", body)
+    assert response.status_code == 400
+    assert _error(response)["type"] == "invalid_request_error"
+
+
+def test_a_legacy_prompt_that_is_not_a_string_is_a_400(client):
+    response = _post(client, "/lab/v1/completions", {"model": "lab-pure-g0", "prompt": [1, 2]})
+    assert response.status_code == 400 and _error(response)["code"] == "invalid_type"
+
+
+def test_a_body_over_djangos_upload_limit_is_a_400(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = _chat(client, "lab-pure-g0", "x" * 2000)
+    assert response.status_code == 400
+    assert _error(response)["code"] == "request_too_large"
+
+
+# Training --------------------------------------------------------------------------------
+def test_an_untrained_generation_is_a_503_and_its_training_is_queued_once(
+    client, monkeypatch, enqueued
+):
+    untrained = Lab(SMALL_LAB_CONFIG)
+    monkeypatch.setattr(served_lab_service, "served_lab", lambda: untrained)
+    for _ in range(3):
+        response = _chat(client, "lab-pure-g2", "Where is Shanghai?")
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == str(TRAINING_RETRY_AFTER_SECONDS)
+        assert _error(response)["code"] == "model_not_ready"
+    assert enqueued == [("monitor.tasks.train_lab_generation", ["pure", 2])]
+
+    tasks.train_lab_generation("pure", 2)  # as the worker runs it
+    response = _chat(client, "lab-pure-g2", "Where is Shanghai?")
+    assert response.status_code == 200
+
+
+def test_a_generation_trained_by_another_process_is_read_from_disk(client, monkeypatch, tmp_path):
+    Lab(SMALL_LAB_CONFIG, tmp_path).model(Arm.ANCHORED, 1)
+    monkeypatch.setattr(served_lab_service, "served_lab", lambda: Lab(SMALL_LAB_CONFIG, tmp_path))
+    assert _chat(client, "lab-anchored-g1", "Where is Shanghai?").status_code == 200
+    assert _chat(client, "lab-anchored-g2", "Where is Shanghai?").status_code == 503
