@@ -116,6 +116,15 @@ def client_for(caller: str) -> Client:
     return client
 
 
+def staff_holding(*codenames: str):
+    """A user of the admin with exactly these permissions, outside any role."""
+    user = make_user(None)
+    user.is_staff = True
+    user.save()
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return user
+
+
 @pytest.fixture
 def objects(settings, unused_port) -> dict[str, int]:
     """One of each object a URL names: an endpoint nobody listens for, two scored runs, an open
@@ -203,11 +212,7 @@ def test_an_editor_deletes_an_endpoint_and_its_history_in_the_admin(client, sett
 
 def test_sending_a_test_notification_needs_the_right_to_change_the_channel(client):
     channel = Channel.objects.create(name="ops", kind="email", target="ops@example.org")
-    reader = make_user(None)
-    reader.is_staff = True
-    reader.save()
-    reader.user_permissions.add(Permission.objects.get(codename="view_channel"))
-    client.force_login(reader)
+    client.force_login(staff_holding("view_channel"))
     client.post(
         reverse("admin:monitor_channel_changelist"),
         {"action": "send_test_notification", "_selected_action": [channel.pk]},
@@ -215,14 +220,16 @@ def test_sending_a_test_notification_needs_the_right_to_change_the_channel(clien
     assert not Notification.objects.exists()
 
 
-def test_a_viewer_sees_a_versions_prompts_without_fields_to_change_them(client):
+def test_the_prompts_of_a_version_need_their_own_right_to_change_them(client):
     prompt_set = make_endpoint("http://127.0.0.1:9/v1").prompt_set
-    client.force_login(make_user(VIEWER))
+    client.force_login(
+        staff_holding("view_promptsetversion", "change_promptsetversion", "view_prompt")
+    )
     page = client.get(
         reverse("admin:monitor_promptsetversion_change", args=[prompt_set.latest_version.pk])
     ).content.decode()
     assert "Write about topic 0." in page
-    assert 'name="prompts-0-text"' not in page
+    assert 'name="prompts-0-text"' not in page and 'name="prompts-0-DELETE"' not in page
 
 
 def test_a_role_lost_from_the_database_comes_back_with_its_permissions():
