@@ -224,8 +224,10 @@ def measure() -> None:
     from django.urls import reverse
 
     from monitor.models import Endpoint, MetricPoint
+    from monitor.services.roles import VIEWER, assign_role
 
     user, _ = User.objects.get_or_create(username="bench")
+    assign_role(user, VIEWER)
     client, anonymous = Client(HTTP_HOST="127.0.0.1"), Client(HTTP_HOST="127.0.0.1")
     client.force_login(user)
     endpoint = Endpoint.objects.order_by("pk").last()

@@ -38,8 +38,13 @@ class EndpointAdmin(admin.ModelAdmin):
     autocomplete_fields = ["baseline_endpoint"]
 
     def get_fields(self, request, obj=None) -> list[str]:
-        # The shared form's fields, plus the baseline settings that only the admin edits here.
-        fields = list(super().get_fields(request, obj))
+        # The shared form's fields, plus the baseline settings that only the admin edits here;
+        # a new endpoint has no stored key to remove (the form drops that field).
+        fields = [
+            name
+            for name in super().get_fields(request, obj)
+            if obj is not None or name != "clear_api_key"
+        ]
         return [*fields, "baseline_run", "baseline_endpoint", "baseline_window"]
 
     @admin.display(description="API key")
@@ -55,11 +60,12 @@ class PromptInline(admin.TabularInline):
     extra = 0
     fields = ["key", "kind", "text", "gold", "popularity"]
 
+    # A version's prompts are fixed once a run has used them, whoever asks.
     def has_change_permission(self, request, obj=None) -> bool:
-        return obj is None or not obj.is_used
+        return super().has_change_permission(request, obj) and (obj is None or not obj.is_used)
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return obj is None or not obj.is_used
+        return super().has_delete_permission(request, obj) and (obj is None or not obj.is_used)
 
 
 @admin.register(PromptSetVersion)
@@ -152,7 +158,7 @@ class ChannelAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "target", "is_default", "enabled"]
     actions = ["send_test_notification"]
 
-    @admin.action(description="Send test notification")
+    @admin.action(description="Send test notification", permissions=["change"])
     def send_test_notification(self, request, queryset) -> None:
         for channel in queryset:
             delivery.send_test(channel)

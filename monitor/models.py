@@ -276,6 +276,7 @@ class Endpoint(models.Model):
 
     class Meta:
         ordering = ["model_family", "version_label", "name"]
+        permissions = [("run_endpoint", "Can run an endpoint now and test its connection")]
 
     def __str__(self) -> str:
         return self.name

@@ -6,7 +6,7 @@ from monitor.views import alerts, compare, endpoints, health, lab, overview, pro
 
 urlpatterns = [
     path("", overview.endpoint_list, name="endpoint-list"),
-    path("endpoints/new/", endpoints.endpoint_edit, name="endpoint-create"),
+    path("endpoints/new/", endpoints.endpoint_create, name="endpoint-create"),
     path("endpoints/<int:pk>/", endpoints.endpoint_detail, name="endpoint-detail"),
     path("endpoints/<int:pk>/edit/", endpoints.endpoint_edit, name="endpoint-edit"),
     path("endpoints/<int:pk>/run/", endpoints.endpoint_run_now, name="endpoint-run-now"),
@@ -29,7 +29,7 @@ urlpatterns = [
     path("alerts/", alerts.alert_list, name="alert-list"),
     path("alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),
     path("alerts/<int:pk>/silence/", alerts.alert_silence, name="alert-silence"),
-    path("alerts/rules/new/", alerts.rule_edit, name="rule-create"),
+    path("alerts/rules/new/", alerts.rule_create, name="rule-create"),
     path("alerts/rules/<int:pk>/", alerts.rule_edit, name="rule-edit"),
     path("prompt-sets/", prompt_sets.promptset_list, name="promptset-list"),
     path("prompt-sets/<int:pk>/", prompt_sets.promptset_detail, name="promptset-detail"),

@@ -20,6 +20,20 @@ def make_prompt_set(open_prompts: int = 2, probes: int = 1) -> PromptSet:
     return prompt_set
 
 
+def make_user(role: str | None = "editor", username: str = ""):
+    """A user with ``role`` (viewer, editor or admin; None: logged in, no role at all)."""
+    from django.contrib.auth.models import User
+
+    from monitor.services.roles import ROLES, assign_role
+
+    user = User.objects.create_user(
+        username or f"user-{next(_names)}", password="a-long-test-password"
+    )
+    if role is not None:
+        assign_role(user, ROLES[role])
+    return user
+
+
 def make_endpoint(base_url: str, **overrides) -> Endpoint:
     fields = {
         "name": "model-a",

@@ -1,7 +1,6 @@
 """Alerts: open and past alerts with filters, acknowledge and silence; the rules behind them."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -10,12 +9,13 @@ from monitor.forms import AlertFilterForm, AlertRuleForm, SilenceForm
 from monitor.models import Alert, AlertRule
 from monitor.selectors.alerts import alert_rules, filtered_alerts, with_length_context
 from monitor.services import alerting
+from monitor.views.access import requires
 from monitor.views.redirects import back_to
 
 PAST_ALERTS_SHOWN = 200
 
 
-@login_required
+@requires("monitor.view_alert")
 def alert_list(request: HttpRequest) -> HttpResponse:
     # Always bound: an empty query string is valid and means "open alerts, any of them".
     filters = AlertFilterForm(request.GET)
@@ -36,7 +36,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
     return render(request, "monitor/alert_list.html", context)
 
 
-@login_required
+@requires("monitor.change_alert")
 @require_POST
 def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     alert = get_object_or_404(Alert, pk=pk)
@@ -45,7 +45,7 @@ def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     return back_to(request, alert.get_absolute_url())
 
 
-@login_required
+@requires("monitor.change_alert")
 @require_POST
 def alert_silence(request: HttpRequest, pk: int) -> HttpResponse:
     alert = get_object_or_404(Alert, pk=pk)
@@ -59,9 +59,17 @@ def alert_silence(request: HttpRequest, pk: int) -> HttpResponse:
     return back_to(request, alert.get_absolute_url())
 
 
-@login_required
-def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    rule = get_object_or_404(AlertRule, pk=pk) if pk else None
+@requires("monitor.add_alertrule")
+def rule_create(request: HttpRequest) -> HttpResponse:
+    return _rule_form(request, None)
+
+
+@requires("monitor.change_alertrule")
+def rule_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _rule_form(request, get_object_or_404(AlertRule, pk=pk))
+
+
+def _rule_form(request: HttpRequest, rule: AlertRule | None) -> HttpResponse:
     form = AlertRuleForm(request.POST or None, instance=rule)
     if request.method == "POST" and form.is_valid():
         rule = form.save()

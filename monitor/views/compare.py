@@ -1,6 +1,5 @@
 """Compare two runs, endpoints or versions: the page, and its two-sample test as JSON."""
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
@@ -17,9 +16,10 @@ from monitor.selectors.compare import (
 )
 from monitor.selectors.length import POLICY_CLAUSE, length_context, run_lengths
 from monitor.services import comparison
+from monitor.views.access import requires
 
 
-@login_required
+@requires("monitor.view_run")
 def compare(request: HttpRequest) -> HttpResponse:
     """Everything about B against A on one page; the significance column comes from the cache
     or, the first time, from ``compare_tests`` once the page has loaded."""
@@ -62,7 +62,7 @@ def compare(request: HttpRequest) -> HttpResponse:
     return render(request, "monitor/compare.html", context)
 
 
-@login_required
+@requires("monitor.view_run")
 def compare_tests(request: HttpRequest, a: int, b: int) -> JsonResponse:
     """The permutation test of run ``b`` against run ``a``, per metric."""
     run_a = get_object_or_404(Run.objects.filter(report__isnull=False), pk=a)

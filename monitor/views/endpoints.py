@@ -1,7 +1,6 @@
 """An endpoint's page with its charts, and adding, editing, running, pausing and testing it."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -18,9 +17,10 @@ from monitor.selectors.endpoint import (
     recent_runs,
 )
 from monitor.services import baselines, connection, endpoints, sampling
+from monitor.views.access import requires
 
 
-@login_required
+@requires("monitor.view_endpoint")
 def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = get_object_or_404(
         Endpoint.objects.select_related("prompt_set", "baseline_run", "baseline_endpoint"), pk=pk
@@ -39,9 +39,17 @@ def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "monitor/endpoint_detail.html", context)
 
 
-@login_required
-def endpoint_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    endpoint = get_object_or_404(Endpoint, pk=pk) if pk else None
+@requires("monitor.add_endpoint")
+def endpoint_create(request: HttpRequest) -> HttpResponse:
+    return _endpoint_form(request, None)
+
+
+@requires("monitor.change_endpoint")
+def endpoint_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _endpoint_form(request, get_object_or_404(Endpoint, pk=pk))
+
+
+def _endpoint_form(request: HttpRequest, endpoint: Endpoint | None) -> HttpResponse:
     form = EndpointForm(request.POST or None, instance=endpoint)
     if request.method == "POST" and form.is_valid():
         endpoint = form.save()
@@ -50,7 +58,7 @@ def endpoint_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     return render(request, "monitor/endpoint_form.html", {"form": form, "endpoint": endpoint})
 
 
-@login_required
+@requires("monitor.run_endpoint")
 @require_POST
 def endpoint_run_now(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = get_object_or_404(Endpoint, pk=pk)
@@ -63,7 +71,7 @@ def endpoint_run_now(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(endpoint)
 
 
-@login_required
+@requires("monitor.change_endpoint")
 @require_POST
 def endpoint_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = endpoints.toggle_enabled(get_object_or_404(Endpoint, pk=pk))
@@ -71,7 +79,7 @@ def endpoint_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(endpoint)
 
 
-@login_required
+@requires("monitor.run_endpoint")
 @require_POST
 def endpoint_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
     """Send one prompt with the endpoint's settings and show the reply or the error."""
@@ -86,7 +94,7 @@ def endpoint_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "monitor/connection_test.html", context)
 
 
-@login_required
+@requires("monitor.change_endpoint")
 @require_POST
 def endpoint_unpin_baseline(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = baselines.unpin_baseline(get_object_or_404(Endpoint, pk=pk))

@@ -1,15 +1,15 @@
 """The overview, the home page."""
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from monitor.selectors.alerts import open_alerts
 from monitor.selectors.metrics import HEADLINE_METRICS, metric_label
 from monitor.selectors.overview import SPARKLINE_RUNS, overview
+from monitor.views.access import requires
 
 
-@login_required
+@requires("monitor.view_endpoint")
 def endpoint_list(request: HttpRequest) -> HttpResponse:
     """The overview: every endpoint's headline warning signs, open alerts on top."""
     alerts = open_alerts()

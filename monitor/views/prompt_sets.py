@@ -1,7 +1,6 @@
 """Prompt sets: the list with the upload form, and one set's versions and prompts."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -9,9 +8,13 @@ from monitor.forms import PromptSetUploadForm
 from monitor.models import PromptSet
 from monitor.selectors.prompt_sets import prompt_sets_with_counts, shown_prompts
 from monitor.services import prompts
+from monitor.views.access import requires
 
 
-@login_required
+# An upload adds a version to a set, created first when the name is new.
+@requires(
+    "monitor.view_promptset", to_post=("monitor.add_promptset", "monitor.add_promptsetversion")
+)
 def promptset_list(request: HttpRequest) -> HttpResponse:
     form = PromptSetUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -40,7 +43,7 @@ def promptset_list(request: HttpRequest) -> HttpResponse:
     return render(request, "monitor/promptset_list.html", context)
 
 
-@login_required
+@requires("monitor.view_promptset")
 def promptset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     prompt_set = get_object_or_404(PromptSet, pk=pk)
     versions = prompt_set.versions.all()

@@ -1,7 +1,6 @@
 """A run's page and its progress as JSON, and pinning a run as its endpoint's baseline."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
@@ -17,10 +16,11 @@ from monitor.selectors.run import (
     wrong_probes_by_bucket,
 )
 from monitor.services import baselines
+from monitor.views.access import requires
 from monitor.views.redirects import back_to
 
 
-@login_required
+@requires("monitor.view_run")
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(
         Run.objects.select_related("endpoint", "prompt_set_version__prompt_set"), pk=pk
@@ -44,7 +44,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "monitor/run_detail.html", context)
 
 
-@login_required
+@requires("monitor.view_run")
 def run_progress(request: HttpRequest, pk: int) -> JsonResponse:
     run = get_object_or_404(Run, pk=pk)
     return JsonResponse(
@@ -59,7 +59,7 @@ def run_progress(request: HttpRequest, pk: int) -> JsonResponse:
     )
 
 
-@login_required
+@requires("monitor.change_endpoint")
 @require_POST
 def run_pin_baseline(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(Run.objects.select_related("endpoint"), pk=pk)

@@ -53,8 +53,11 @@ def browser(django_db_setup):
 
 
 @pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user("ops", password="a-long-test-password")
+def user():
+    """An editor: the pages show them every button but the admin's."""
+    from tests.factories import make_user
+
+    return make_user("editor", "ops")
 
 
 def _session_key(user) -> str:

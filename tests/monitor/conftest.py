@@ -1,12 +1,14 @@
-"""Fixtures of the page tests: a logged-in client, and a model family with runs and alerts."""
+"""Fixtures of the page tests: an editor's client, and a model family with runs and alerts."""
 
 import pytest
-from django.contrib.auth.models import User
+
+from tests.factories import make_user
 
 
 @pytest.fixture
 def user_client(client):
-    client.force_login(User.objects.create_user("ops", password="pw-long-enough"))
+    """Logged in as an editor: the pages' tests use every button an editor has."""
+    client.force_login(make_user("editor", "ops"))
     return client
 
 

@@ -1,4 +1,5 @@
-"""Management commands: first-start bootstrap, registering an endpoint, and settings checks."""
+"""Management commands: first-start bootstrap, users and their roles, registering an endpoint, and
+settings checks."""
 
 import os
 import subprocess
@@ -95,6 +96,19 @@ def test_bootstrap_gives_lab_endpoints_seeded_without_the_token_the_token(settin
     older.refresh_from_db()
     other.refresh_from_db()
     assert older.get_api_key() == "the-lab-token" and other.get_api_key() == ""
+
+
+def test_add_user_creates_a_user_with_a_role_and_changes_the_role_later(capsys):
+    call_command("add_user", "ann", "--role", "editor")
+    password = capsys.readouterr().out.split("with password ")[1].split()[0]
+    ann = User.objects.get(username="ann")
+    assert ann.check_password(password) and ann.is_staff
+    assert ann.has_perm("monitor.add_endpoint") and not ann.has_perm("monitor.change_channel")
+    call_command("add_user", "ann", "--role", "viewer")
+    assert "ann's role is now viewer" in capsys.readouterr().out
+    ann = User.objects.get(username="ann")
+    assert ann.check_password(password)
+    assert ann.has_perm("monitor.view_endpoint") and not ann.has_perm("monitor.add_endpoint")
 
 
 def test_add_endpoint_registers_with_the_default_prompt_set(capsys):
