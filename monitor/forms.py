@@ -95,6 +95,17 @@ class PromptSetUploadForm(forms.Form):
     )
 
 
+# The largest id a (big) auto field holds: a larger number names nothing, and the database would
+# refuse it in a query rather than find no row.
+MAX_ID = 2**63 - 1
+
+
+def is_id(value: str) -> bool:
+    """Whether ``value`` is a row id: ASCII digits (``int`` refuses "²", which ``isdigit``
+    accepts) making a number from 1 to ``MAX_ID``."""
+    return value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_ID
+
+
 class CompareForm(forms.Form):
     """What to compare, read from the query string so that a comparison is a shareable URL."""
 
@@ -107,7 +118,7 @@ class CompareForm(forms.Form):
         cleaned = super().clean()
         if cleaned.get("by") in {"endpoint", "run"}:
             for side in ("a", "b"):
-                if side in cleaned and not cleaned[side].isdigit():
+                if side in cleaned and not is_id(cleaned[side]):
                     self.add_error(side, "Give a number (an id).")
         if cleaned.get("by") == "version" and not cleaned.get("family"):
             self.add_error("family", "Name the model family whose versions to compare.")
