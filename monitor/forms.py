@@ -1,5 +1,7 @@
 """Forms shared by the web UI and the command line, so both validate alike."""
 
+import json
+import math
 from datetime import timedelta
 
 from django import forms
@@ -9,6 +11,39 @@ from evaluators import METRIC_KEYS
 from monitor.models import AlertRule, AlertState, Endpoint, PromptSet, RuleKind, Severity
 from monitor.selectors.compare import COMPARE_BY
 from monitor.services.endpoints import save_endpoint
+
+# Deep enough for a structured-output schema in the request, shallow enough that no model
+# server's parser (nor ours, reading it back) meets a nesting limit.
+EXTRA_PARAMS_MAX_DEPTH = 8
+
+
+class ReadableJSONDecoder(json.JSONDecoder):
+    """JSON too deeply nested for Python's parser, or with an integer too long for it, is
+    invalid input to a form field (as unreadable JSON already is) instead of a server error."""
+
+    def decode(self, s, *args, **kwargs):
+        try:
+            return super().decode(s, *args, **kwargs)
+        except json.JSONDecodeError:
+            raise
+        except (RecursionError, ValueError) as exc:
+            raise json.JSONDecodeError(f"unreadable ({type(exc).__name__})", s, 0) from None
+
+
+def check_extra_params(value, depth: int = 1) -> None:
+    """Refuse NaN and infinities (Python writes them, but they are not JSON and a model
+    server's parser rejects them) and nesting deeper than ``EXTRA_PARAMS_MAX_DEPTH``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise forms.ValidationError(
+            "Extra params may hold finite numbers only, not NaN or Infinity."
+        )
+    if isinstance(value, dict | list):
+        if depth > EXTRA_PARAMS_MAX_DEPTH:
+            raise forms.ValidationError(
+                f"Extra params may nest at most {EXTRA_PARAMS_MAX_DEPTH} levels deep."
+            )
+        for item in value.values() if isinstance(value, dict) else value:
+            check_extra_params(item, depth + 1)
 
 
 class EndpointForm(forms.ModelForm):
@@ -53,6 +88,7 @@ class EndpointForm(forms.ModelForm):
         self.fields["baseline_endpoint"].queryset = Endpoint.objects.exclude(pk=self.instance.pk)
         if not self.instance.pk:
             del self.fields["clear_api_key"]
+        self.fields["extra_params"].decoder = ReadableJSONDecoder
 
     def clean_extra_params(self) -> dict:
         value = self.cleaned_data.get("extra_params") or {}
@@ -61,6 +97,7 @@ class EndpointForm(forms.ModelForm):
         reserved = {"model", "messages", "prompt"} & value.keys()
         if reserved:
             raise forms.ValidationError(f"Extra params may not set {', '.join(sorted(reserved))}.")
+        check_extra_params(value)
         return value
 
     def clean(self) -> dict:

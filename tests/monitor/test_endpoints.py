@@ -1,5 +1,7 @@
 """Endpoints: API keys encrypted at rest or read from the environment, and form validation."""
 
+import json
+
 import pytest
 
 from monitor.forms import EndpointForm
@@ -103,3 +105,28 @@ def test_an_endpoint_cannot_be_its_own_baseline_endpoint():
     endpoint.baseline_endpoint = endpoint
     with pytest.raises(ValidationError, match="its own baseline endpoint"):
         endpoint.full_clean()
+
+
+@pytest.mark.parametrize(
+    "extra_params, error",
+    [
+        ('{"temperature_scale": NaN}', "finite numbers only"),
+        ('{"logit_bias": {"50256": -Infinity}}', "finite numbers only"),
+        ('{"stop": [1e999]}', "finite numbers only"),
+        ('{"a": ' + "[" * 8 + "]" * 8 + "}", "at most 8 levels deep"),
+        ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", "Enter a valid JSON."),
+        ('{"seed": ' + "9" * 5000 + "}", "Enter a valid JSON."),
+    ],
+)
+def test_extra_params_that_no_model_server_reads_are_a_form_error(extra_params, error):
+    form = EndpointForm(data=form_data(extra_params=extra_params))
+    assert not form.is_valid()
+    assert error in " ".join(form.errors["extra_params"])
+    assert "extra_params" in form.as_div()  # the form renders again with the input
+
+
+def test_nested_extra_params_within_the_limit_are_kept():
+    nested = {"response_format": {"type": "json_schema", "json_schema": {"schema": {"a": [1]}}}}
+    form = EndpointForm(data=form_data(extra_params=json.dumps(nested)))
+    assert form.is_valid(), form.errors
+    assert form.save().extra_params == nested
