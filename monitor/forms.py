@@ -5,11 +5,14 @@ import math
 from datetime import timedelta
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
 from evaluators import METRIC_KEYS
 from monitor.models import AlertRule, AlertState, Endpoint, PromptSet, RuleKind, Severity
 from monitor.selectors.compare import COMPARE_BY
+from monitor.services import logins
 from monitor.services.endpoints import save_endpoint
 
 # Deep enough for a structured-output schema in the request, shallow enough that no model
@@ -227,3 +230,35 @@ class AlertRuleForm(forms.ModelForm):
         if cleaned.get("kind") == RuleKind.DOWN:
             cleaned["metric"] = ""
         return cleaned
+
+
+class ThrottledLoginMixin:
+    """Refuses a login while too many have failed for its username or from its address, and
+    counts each failure (see ``monitor.services.logins``)."""
+
+    def clean(self) -> dict:
+        username = self.cleaned_data.get("username") or ""
+        address = logins.client_address(self.request)
+        wait = logins.seconds_locked(username, address)
+        if wait:
+            minutes = -(-wait // 60)
+            raise forms.ValidationError(
+                f"Too many failed logins for this account or from this address. "
+                f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+                code="throttled",
+            )
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            logins.record_failure(username, address)
+            raise
+        logins.clear_failures(username)
+        return cleaned
+
+
+class LoginForm(ThrottledLoginMixin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    pass

@@ -115,6 +115,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Failed logins: past either count within the window that the first failure opens, further
+# tries for that username, or from that address, are refused until the window ends.
+TAILWATCH_LOGIN_FAILURES_PER_USER = env_int("TAILWATCH_LOGIN_FAILURES_PER_USER", 5)
+TAILWATCH_LOGIN_FAILURES_PER_ADDRESS = env_int("TAILWATCH_LOGIN_FAILURES_PER_ADDRESS", 50)
+TAILWATCH_LOGIN_LOCKOUT_SECONDS = env_int("TAILWATCH_LOGIN_LOCKOUT_SECONDS", 900)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "endpoint-list"
 LOGOUT_REDIRECT_URL = "login"
