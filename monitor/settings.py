@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "monitor.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "monitor.urls"
@@ -147,6 +148,13 @@ SECURE_HSTS_PRELOAD = PRODUCTION
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Every script and style is a file under static/ (no inline script, style or handler), so the
+# policy can be strict; empty: no header (a proxy in front sets its own).
+TAILWATCH_CONTENT_SECURITY_POLICY = os.environ.get(
+    "TAILWATCH_CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+)
 
 
 # Email -------------------------------------------------------------------------------------
