@@ -17,7 +17,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 up: install
-	mkdir -p var
+	mkdir -p -m 700 var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py bootstrap
 	exec $(BIN)/honcho start -f Procfile
