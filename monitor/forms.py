@@ -241,7 +241,7 @@ class ThrottledLoginMixin:
         address = logins.client_address(self.request)
         wait = logins.seconds_locked(username, address)
         if wait:
-            minutes = -(-wait // 60)
+            minutes = math.ceil(wait / 60)
             raise forms.ValidationError(
                 f"Too many failed logins for this account or from this address. "
                 f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
