@@ -19,7 +19,7 @@ $(STAMP): requirements.txt
 # The local demo serves the collapse lab at /lab/v1 (off unless enabled; see the README).
 up: export TAILWATCH_LAB_ENABLED ?= 1
 up: install
-	mkdir -p var
+	mkdir -p -m 700 var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py bootstrap
 	exec $(BIN)/honcho start -f Procfile

@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from monitor.forms import EndpointForm
+from monitor.forms import AdminLoginForm, EndpointForm
 from monitor.models import (
     Alert,
     AlertEvent,
@@ -17,6 +17,8 @@ from monitor.models import (
 )
 from monitor.notifications import delivery
 from monitor.services.endpoints import save_endpoint
+
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(Endpoint)

@@ -1,14 +1,52 @@
 """Forms shared by the web UI and the command line, so both validate alike."""
 
+import json
+import math
 from datetime import timedelta
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
 from evaluators import METRIC_KEYS
 from monitor.models import AlertRule, AlertState, Endpoint, PromptSet, RuleKind, Severity
 from monitor.selectors.compare import COMPARE_BY
+from monitor.services import logins
 from monitor.services.endpoints import save_endpoint
+
+# Deep enough for a structured-output schema in the request, shallow enough that no model
+# server's parser (nor ours, reading it back) meets a nesting limit.
+EXTRA_PARAMS_MAX_DEPTH = 8
+
+
+class ReadableJSONDecoder(json.JSONDecoder):
+    """JSON too deeply nested for Python's parser, or with an integer too long for it, is
+    invalid input to a form field (as unreadable JSON already is) instead of a server error."""
+
+    def decode(self, s, *args, **kwargs):
+        try:
+            return super().decode(s, *args, **kwargs)
+        except json.JSONDecodeError:
+            raise
+        except (RecursionError, ValueError) as exc:
+            raise json.JSONDecodeError(f"unreadable ({type(exc).__name__})", s, 0) from None
+
+
+def check_extra_params(value, depth: int = 1) -> None:
+    """Refuse NaN and infinities (Python writes them, but they are not JSON and a model
+    server's parser rejects them) and nesting deeper than ``EXTRA_PARAMS_MAX_DEPTH``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise forms.ValidationError(
+            "Extra params may hold finite numbers only, not NaN or Infinity."
+        )
+    if isinstance(value, dict | list):
+        if depth > EXTRA_PARAMS_MAX_DEPTH:
+            raise forms.ValidationError(
+                f"Extra params may nest at most {EXTRA_PARAMS_MAX_DEPTH} levels deep."
+            )
+        for item in value.values() if isinstance(value, dict) else value:
+            check_extra_params(item, depth + 1)
 
 
 class EndpointForm(forms.ModelForm):
@@ -53,6 +91,7 @@ class EndpointForm(forms.ModelForm):
         self.fields["baseline_endpoint"].queryset = Endpoint.objects.exclude(pk=self.instance.pk)
         if not self.instance.pk:
             del self.fields["clear_api_key"]
+        self.fields["extra_params"].decoder = ReadableJSONDecoder
 
     def clean_extra_params(self) -> dict:
         value = self.cleaned_data.get("extra_params") or {}
@@ -61,6 +100,7 @@ class EndpointForm(forms.ModelForm):
         reserved = {"model", "messages", "prompt"} & value.keys()
         if reserved:
             raise forms.ValidationError(f"Extra params may not set {', '.join(sorted(reserved))}.")
+        check_extra_params(value)
         return value
 
     def clean(self) -> dict:
@@ -95,6 +135,17 @@ class PromptSetUploadForm(forms.Form):
     )
 
 
+# The largest id a (big) auto field holds: a larger number names nothing, and the database would
+# refuse it in a query rather than find no row.
+MAX_ID = 2**63 - 1
+
+
+def is_id(value: str) -> bool:
+    """Whether ``value`` is a row id: ASCII digits (``int`` refuses "²", which ``isdigit``
+    accepts) making a number from 1 to ``MAX_ID``."""
+    return value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_ID
+
+
 class CompareForm(forms.Form):
     """What to compare, read from the query string so that a comparison is a shareable URL."""
 
@@ -107,7 +158,7 @@ class CompareForm(forms.Form):
         cleaned = super().clean()
         if cleaned.get("by") in {"endpoint", "run"}:
             for side in ("a", "b"):
-                if side in cleaned and not cleaned[side].isdigit():
+                if side in cleaned and not is_id(cleaned[side]):
                     self.add_error(side, "Give a number (an id).")
         if cleaned.get("by") == "version" and not cleaned.get("family"):
             self.add_error("family", "Name the model family whose versions to compare.")
@@ -179,3 +230,35 @@ class AlertRuleForm(forms.ModelForm):
         if cleaned.get("kind") == RuleKind.DOWN:
             cleaned["metric"] = ""
         return cleaned
+
+
+class ThrottledLoginMixin:
+    """Refuses a login while too many have failed for its username or from its address, and
+    counts each failure (see ``monitor.services.logins``)."""
+
+    def clean(self) -> dict:
+        username = self.cleaned_data.get("username") or ""
+        address = logins.client_address(self.request)
+        wait = logins.seconds_locked(username, address)
+        if wait:
+            minutes = math.ceil(wait / 60)
+            raise forms.ValidationError(
+                f"Too many failed logins for this account or from this address. "
+                f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+                code="throttled",
+            )
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            logins.record_failure(username, address)
+            raise
+        logins.clear_failures(username)
+        return cleaned
+
+
+class LoginForm(ThrottledLoginMixin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    pass

@@ -8,6 +8,7 @@ against the endpoint's current ``PromptSetVersion``, and the run's worker fills 
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections import Counter
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -24,6 +25,13 @@ from evaluators import METRIC_KEYS, METRICS
 from evaluators.policy import DEFAULT_POLICY
 from monitor import crypto
 from monitor.clients.egress import EgressPolicy
+
+
+def validate_one_line(value: str) -> None:
+    """Names go into email subjects and chat messages, where a line break would end a header
+    or start a line of its own: one line of text, without control characters."""
+    if any(unicodedata.category(char) in {"Cc", "Zl", "Zp"} for char in value):
+        raise ValidationError("Use one line of text: no line breaks or control characters.")
 
 
 class PromptSet(models.Model):
@@ -181,7 +189,12 @@ class ApiKeyUnavailableError(Exception):
 class Endpoint(models.Model):
     """A model behind an OpenAI-compatible HTTP API, sampled on a schedule."""
 
-    name = models.CharField(max_length=100, unique=True, help_text="A short unique name.")
+    name = models.CharField(
+        max_length=100,
+        unique=True,
+        validators=[validate_one_line],
+        help_text="A short unique name.",
+    )
     model_family = models.CharField(
         max_length=100, help_text="Groups versions of one model for comparison, e.g. 'support-bot'."
     )
@@ -623,7 +636,7 @@ class ChannelKind(models.TextChoices):
 class Channel(models.Model):
     """Where notifications go: an email list or a webhook URL."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[validate_one_line])
     kind = models.CharField(max_length=10, choices=ChannelKind.choices)
     target = models.TextField(
         help_text="Email: addresses separated by commas. Webhook: the URL to POST to."
@@ -696,7 +709,12 @@ DEFAULT_RULES = _default_rules()
 class AlertRule(models.Model):
     """When to raise an alert for an endpoint, a model family, or every endpoint."""
 
-    name = models.CharField(max_length=200, blank=True, help_text="Defaults to a description.")
+    name = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[validate_one_line],
+        help_text="Defaults to a description.",
+    )
     endpoint = models.ForeignKey(
         Endpoint,
         on_delete=models.CASCADE,

@@ -6,7 +6,10 @@ filesystem message broker, both under ``var/``. Point ``DATABASE_URL`` at Postgr
 """
 
 import hmac
+import contextlib
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -15,7 +18,39 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TAILWATCH_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# var/ holds the database, the secret key and the broker's messages: its owner's alone.
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def read_or_create_private(path: Path, make_content: Callable[[], str]) -> str:
+    """The content of ``path``, written by ``make_content`` first if the file is missing. It is
+    created readable by its owner only, never for a moment by others, and appears whole: a
+    process starting alongside reads the same content, never half of it."""
+    if not path.exists():
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(make_content())
+            with contextlib.suppress(FileExistsError):  # another process was first: it stands
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
+    return path.read_text().strip()
+
+
+def keep_private(path: Path, create: bool) -> None:
+    """Give ``path`` (created first if ``create``) to its owner alone: read and write for the
+    owner, nothing for group or others. Files the process does not own are left as they are."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | (os.O_CREAT if create else 0), 0o600)
+    except (FileNotFoundError, PermissionError):
+        return  # whoever opens it next says what is wrong
+    try:
+        status = os.fstat(descriptor)
+        if status.st_mode & 0o077 and status.st_uid == os.getuid():
+            os.fchmod(descriptor, 0o600)
+    finally:
+        os.close(descriptor)
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -36,20 +71,40 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
+PRODUCTION = env_bool("TAILWATCH_PRODUCTION", False)
+
+# Keys published in examples and tests: anyone could forge sessions with them.
+KNOWN_SECRET_KEY_PREFIXES = ("django-insecure-", "test-only-secret-key-")
+
+
+def weak_secret_key(key: str) -> str:
+    """Why ``key`` will not do in production, after Django's check security.W009; "" if it
+    will."""
+    if key.startswith(KNOWN_SECRET_KEY_PREFIXES):
+        return "it is a published example"
+    if len(key) < 50:
+        return "it is shorter than 50 characters"
+    if len(set(key)) < 5:
+        return "it has fewer than 5 different characters"
+    return ""
+
 
 # A fixed key would let anyone forge sessions on a deployment that forgot to set one, so a
-# missing key is only tolerated with DEBUG on or on the embedded default (a local install).
+# missing key is only tolerated outside production (a local install), where one is generated.
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if env_bool("TAILWATCH_PRODUCTION", False):
+if PRODUCTION:
+    if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when TAILWATCH_PRODUCTION is on.")
-    key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        from django.core.management.utils import get_random_secret_key
+    if weakness := weak_secret_key(SECRET_KEY):
+        raise ImproperlyConfigured(
+            f"SECRET_KEY will not do with TAILWATCH_PRODUCTION on: {weakness}. Make one with: "
+            "python -c 'from django.core.management.utils import get_random_secret_key; "
+            "print(get_random_secret_key())'"
+        )
+if not SECRET_KEY:
+    from django.core.management.utils import get_random_secret_key
 
-        key_file.write_text(get_random_secret_key())
-        key_file.chmod(0o600)
-    SECRET_KEY = key_file.read_text().strip()
+    SECRET_KEY = read_or_create_private(VAR_DIR / "secret_key", get_random_secret_key)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -78,6 +133,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "monitor.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "monitor.urls"
@@ -110,12 +166,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    if DATABASES["default"]["NAME"] not in {"", ":memory:"}:
+        # Created private before SQLite opens it: its -wal and -shm files then take its mode.
+        database_file = Path(DATABASES["default"]["NAME"])
+        keep_private(database_file, create=True)
+        for journal in ("-wal", "-shm"):
+            keep_private(database_file.with_name(database_file.name + journal), create=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Failed logins: past either count within the window that the first failure opens, further
+# tries for that username, or from that address, are refused until the window ends.
+TAILWATCH_LOGIN_FAILURES_PER_USER = env_int("TAILWATCH_LOGIN_FAILURES_PER_USER", 5)
+TAILWATCH_LOGIN_FAILURES_PER_ADDRESS = env_int("TAILWATCH_LOGIN_FAILURES_PER_ADDRESS", 50)
+TAILWATCH_LOGIN_LOCKOUT_SECONDS = env_int("TAILWATCH_LOGIN_LOCKOUT_SECONDS", 900)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "endpoint-list"
 LOGOUT_REDIRECT_URL = "login"
@@ -133,7 +200,6 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 
 # Security: strict by default in production, relaxed for a local install over plain HTTP.
-PRODUCTION = env_bool("TAILWATCH_PRODUCTION", False)
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
@@ -143,6 +209,13 @@ SECURE_HSTS_PRELOAD = PRODUCTION
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Every script and style is a file under static/ (no inline script, style or handler), so the
+# policy can be strict; empty: no header (a proxy in front sets its own).
+TAILWATCH_CONTENT_SECURITY_POLICY = os.environ.get(
+    "TAILWATCH_CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+)
 
 
 # Email -------------------------------------------------------------------------------------

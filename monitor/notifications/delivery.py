@@ -3,7 +3,8 @@
 A notification row is written before anything is sent. ``send_notification`` claims it by
 moving it from pending to sending in one conditional UPDATE, so a duplicated or retried task
 finds nothing to claim and sends nothing. A transient failure (SMTP down, webhook 5xx or 429)
-puts it back to pending for the task to retry; the error of every try is stored.
+puts it back to pending for the task to retry; the error of every try is stored, and any
+other failure fails the notification with its error.
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ def send_notification(notification_id: int) -> Notification | None:
         notification.error = str(exc)
     except PermanentDeliveryError as exc:
         notification.status, notification.error = NotificationStatus.FAILED, str(exc)
+    except Exception as exc:
+        # Neither transport error: the message could not be built or the transport met what
+        # it does not know (a header it refuses). Trying again would fail alike; left
+        # "sending", the row would say nothing of why until recovery called the worker dead.
+        log.exception("notification %s via %s could not be sent", notification.pk, channel)
+        notification.status = NotificationStatus.FAILED
+        notification.error = f"{type(exc).__name__}: {exc}"
     else:
         notification.status, notification.error = NotificationStatus.SENT, ""
         notification.sent_at = timezone.now()

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.template.defaultfilters import linebreaksbr
 from django.template.loader import render_to_string
+from django.utils.html import format_html
 
 from evaluators import METRICS, is_correct
 from evaluators.policy import change_in_words
@@ -48,12 +50,24 @@ class Message:
     payload: dict
 
 
+def one_line(text: str) -> str:
+    """``text`` with its line breaks made spaces: a subject is a mail header, which a line
+    break would end (names are validated to one line, but rows older than that check exist)."""
+    return " ".join(text.splitlines())
+
+
+def slack_escaped(text: str) -> str:
+    """``text`` safe in a Slack message: escaped as Slack asks of untrusted text, so that names
+    and a model server's error replies cannot ping the channel (``<!channel>``) or hide links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def build_message(event: AlertEvent) -> Message:
     """What ``event`` says: subject, text and HTML with its chart, and the webhook payload."""
     alert, rule, endpoint = event.alert, event.alert.rule, event.alert.endpoint
     points = series_points(event)
     verb = VERBS.get(event.kind, event.get_kind_display().lower())
-    subject = f"[Tailwatch {rule.get_severity_display()}] {endpoint.name}: {rule} {verb}"
+    subject = one_line(f"[Tailwatch {rule.get_severity_display()}] {endpoint.name}: {rule} {verb}")
     url = settings.SITE_URL + endpoint.get_absolute_url()
     context = template_context(event, points, verb, url)
     chart = series_chart(points, alert.baseline_value) or comparison_chart(
@@ -181,7 +195,7 @@ def webhook_payload(event: AlertEvent, subject: str, url: str, length_context: s
     alert, rule, endpoint = event.alert, event.alert.rule, event.alert.endpoint
     summary = f"{alert.summary}\n{length_context}" if length_context else alert.summary
     return {
-        "text": f"{subject}\n{summary}\n{url}",
+        "text": slack_escaped(f"{subject}\n{summary}\n{url}"),
         "event": event.kind,
         "severity": rule.severity,
         "endpoint": endpoint.name,
@@ -235,9 +249,9 @@ def channel_test_message(channel: Channel) -> Message:
         f"If you can read it, alerts will reach you here. {settings.SITE_URL}/\n"
     )
     return Message(
-        subject=f"[Tailwatch] Test notification for {channel.name}",
+        subject=one_line(f"[Tailwatch] Test notification for {channel.name}"),
         text=text,
-        html=f"<p>{text}</p>".replace("\n", "<br>"),
+        html=format_html("<p>{}</p>", linebreaksbr(text, autoescape=True)),
         chart_png=None,
-        payload={"text": text, "event": "test", "channel": channel.name},
+        payload={"text": slack_escaped(text), "event": "test", "channel": channel.name},
     )

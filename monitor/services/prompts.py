@@ -44,6 +44,19 @@ class PromptImportError(Exception):
         self.errors = errors
 
 
+def _check_storable(value: str, field_name: str) -> None:
+    """Refuse what no database stores as text: a lone surrogate (JSON's ``"\\ud800"`` escape
+    decodes to one) is not UTF-8, and PostgreSQL refuses NUL characters."""
+    if "\x00" in value:
+        raise ValueError(f"'{field_name}' holds a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"'{field_name}' holds a lone surrogate ({value[exc.start]!r}), which is not text"
+        ) from None
+
+
 def parse_row(raw: dict, line: int) -> PromptRow:
     """Validate one row's fields; raises ValueError with a message for the user."""
     text = raw.get("text")
@@ -51,10 +64,12 @@ def parse_row(raw: dict, line: int) -> PromptRow:
         raise ValueError("'text' is missing or empty")
     if len(text) > MAX_PROMPT_CHARS:
         raise ValueError(f"'text' is longer than {MAX_PROMPT_CHARS} characters")
+    _check_storable(text, "text")
     key = raw.get("id")
     key = f"row-{line}" if key is None or key == "" else str(key).strip()
     if len(key) > 200:
         raise ValueError("'id' is longer than 200 characters")
+    _check_storable(key, "id")
 
     gold = raw.get("gold") or []
     if isinstance(gold, str):
@@ -62,6 +77,8 @@ def parse_row(raw: dict, line: int) -> PromptRow:
     if not isinstance(gold, list) or not all(isinstance(alias, str) for alias in gold):
         raise ValueError("'gold' must be a list of strings")
     gold = [alias.strip() for alias in gold if alias.strip()]
+    for alias in gold:
+        _check_storable(alias, "gold")
 
     kind = raw.get("kind") or (PromptKind.PROBE if gold else PromptKind.OPEN)
     if kind not in PromptKind.values:
@@ -75,7 +92,7 @@ def parse_row(raw: dict, line: int) -> PromptRow:
     else:
         try:
             popularity = float(popularity)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"'popularity' must be a number, not {popularity!r}") from None
         if not math.isfinite(popularity) or popularity < 0:
             raise ValueError("'popularity' must be a finite number ≥ 0")
@@ -91,19 +108,70 @@ def _jsonl_rows(text: str) -> Iterator[tuple[int, dict | str]]:
         except json.JSONDecodeError as exc:
             yield line, f"not valid JSON ({exc.msg})"
             continue
+        except RecursionError:
+            yield line, "not valid JSON (nested too deeply)"
+            continue
+        except ValueError:
+            # Python refuses to read an integer of more than 4,300 digits.
+            yield line, "not valid JSON (a number has too many digits)"
+            continue
         yield line, value if isinstance(value, dict) else "not a JSON object"
 
 
+class _CountedLines:
+    """The lines of a text, counting those the csv reader has taken: its own count is not kept
+    when a row fails to parse, and the line where a bad row starts is what the user needs."""
+
+    def __init__(self, text: str) -> None:
+        self._lines = io.StringIO(text)
+        self.taken = 0
+
+    def __iter__(self) -> _CountedLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.taken += 1
+        return line
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    reason = str(exc)
+    if "end of data" in reason:
+        return "a quote opened in this row is never closed (the lines after it would merge)"
+    if "field limit" in reason:
+        return f"a cell is longer than {csv.field_size_limit()} characters"
+    return f"not valid CSV ({reason})"
+
+
 def _csv_rows(text: str) -> Iterator[tuple[int, dict | str]]:
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "text" not in reader.fieldnames:
+    # Strict: a stray quote is an error to report, not a row silently merged with the next.
+    lines = _CountedLines(text)
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        yield 1, _csv_problem(exc)
+        return
+    if not header or "text" not in header:
         yield 1, "the header row must name a 'text' column"
         return
-    for row in reader:
-        if None in row:
-            yield reader.line_num, "more cells than header columns"
+    while True:
+        first_line = lines.taken + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # Where the parser stands after the error is unknown: nothing after it is read.
+            yield first_line, _csv_problem(exc) + "; the rest of the file was not read"
+            return
+        if not cells:
             continue
-        yield reader.line_num, row
+        if len(cells) > len(header):
+            yield first_line, "more cells than header columns"
+            continue
+        yield first_line, dict(zip(header, cells, strict=False))
 
 
 def parse_prompt_file(filename: str, data: bytes) -> list[PromptRow]:

@@ -27,3 +27,11 @@ def test_a_comparison_that_cannot_be_made_says_why(user_client, family):
     )
     page = user_client.get(f"{reverse('compare')}?by=run&a=x&b=1").content.decode()
     assert "Give a number (an id)." in page
+
+
+@pytest.mark.parametrize("by", ["run", "endpoint"])
+@pytest.mark.parametrize("a", ["²", "٣", "99999999999999999999", "0"])
+def test_an_id_that_is_no_id_is_a_form_error(user_client, by, a):
+    response = user_client.get(reverse("compare"), {"by": by, "a": a, "b": "1"})
+    assert response.status_code == 200
+    assert "Give a number (an id)." in response.content.decode()

@@ -1,6 +1,7 @@
 """Endpoints: API keys encrypted at rest or read from the environment, and form validation."""
 
 import importlib
+import json
 
 import pytest
 
@@ -150,3 +151,28 @@ def test_the_migration_removes_credentials_from_stored_base_urls():
     plain.refresh_from_db()
     assert with_credentials.base_url == "https://api.example/v1"
     assert plain.base_url == "http://vllm:8000/v1?tenant=a@b"
+
+
+@pytest.mark.parametrize(
+    "extra_params, error",
+    [
+        ('{"temperature_scale": NaN}', "finite numbers only"),
+        ('{"logit_bias": {"50256": -Infinity}}', "finite numbers only"),
+        ('{"stop": [1e999]}', "finite numbers only"),
+        ('{"a": ' + "[" * 8 + "]" * 8 + "}", "at most 8 levels deep"),
+        ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", "Enter a valid JSON."),
+        ('{"seed": ' + "9" * 5000 + "}", "Enter a valid JSON."),
+    ],
+)
+def test_extra_params_that_no_model_server_reads_are_a_form_error(extra_params, error):
+    form = EndpointForm(data=form_data(extra_params=extra_params))
+    assert not form.is_valid()
+    assert error in " ".join(form.errors["extra_params"])
+    assert "extra_params" in form.as_div()  # the form renders again with the input
+
+
+def test_nested_extra_params_within_the_limit_are_kept():
+    nested = {"response_format": {"type": "json_schema", "json_schema": {"schema": {"a": [1]}}}}
+    form = EndpointForm(data=form_data(extra_params=json.dumps(nested)))
+    assert form.is_valid(), form.errors
+    assert form.save().extra_params == nested

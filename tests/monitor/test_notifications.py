@@ -5,20 +5,35 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from monitor.models import Channel, ChannelKind, Notification, NotificationStatus
+from monitor.models import (
+    Alert,
+    AlertEvent,
+    AlertRule,
+    AlertState,
+    Channel,
+    ChannelKind,
+    Endpoint,
+    EventKind,
+    Notification,
+    NotificationStatus,
+    RuleKind,
+)
 from monitor.notifications import delivery
 from monitor.notifications.channels import (
     TRANSPORTS,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from monitor.notifications.message import channel_test_message
+from monitor.notifications.message import build_message, channel_test_message
+from tests.factories import make_endpoint
 
 pytestmark = pytest.mark.django_db
 
 HOOK = "http://127.0.0.1:9/hook"
+TO = "ops@example.org"
 
 
 def answer(monkeypatch, status: int, text: str = "") -> None:
@@ -81,3 +96,59 @@ def test_stale_notifications_are_requeued_or_failed_never_sent_twice():
     assert "not sent again" in dead_mid_send.error
     fresh.refresh_from_db()
     assert fresh.status == NotificationStatus.PENDING
+
+
+HOSTILE = "<!channel> <https://evil.example|your bank> & more"
+
+
+def test_a_model_servers_error_reply_cannot_ping_or_link_a_slack_channel():
+    endpoint = make_endpoint("http://127.0.0.1:9/v1", name="bot <!here>")
+    rule = AlertRule.objects.create(endpoint=endpoint, kind=RuleKind.DOWN, window_runs=1)
+    alert = Alert.objects.create(
+        rule=rule, endpoint=endpoint, state=AlertState.FIRING, summary=f"HTTP 500: {HOSTILE}"
+    )
+    event = AlertEvent.objects.create(alert=alert, kind=EventKind.FIRED)
+
+    payload = build_message(event).payload
+
+    assert "<" not in payload["text"] and ">" not in payload["text"]
+    assert "&lt;!channel&gt; &lt;https://evil.example|your bank&gt; &amp; more" in payload["text"]
+    assert "bot &lt;!here&gt;" in payload["text"]
+    assert payload["summary"] == f"HTTP 500: {HOSTILE}"  # the figures stay as they are
+
+
+def test_a_test_notification_escapes_the_channel_name_in_html_and_slack():
+    message = channel_test_message(Channel(name="<img src=x onerror=alert(1)> <!channel>"))
+    assert "<img" not in message.html and "&lt;img src=x" in message.html
+    assert message.html.startswith("<p>This is a test") and "<br>" in message.html
+    assert "<!channel>" not in message.payload["text"]
+    assert "&lt;!channel&gt;" in message.payload["text"]
+
+
+@pytest.mark.parametrize("model", [Endpoint, Channel, AlertRule])
+@pytest.mark.parametrize("name", ["ops\r\nBcc: all@example.org", "ops\nrun", "ops\u2028x"])
+def test_a_name_of_more_than_one_line_is_refused(model, name):
+    with pytest.raises(ValidationError, match="one line of text"):
+        model._meta.get_field("name").run_validators(name)
+
+
+def test_a_line_break_in_an_older_channel_name_does_not_block_its_email(mailoutbox):
+    channel = Channel.objects.create(name="ops\r\nBcc: all@example.org", kind="email", target=TO)
+    notification = delivery.send_notification(delivery.send_test(channel).pk)
+
+    assert notification.status == NotificationStatus.SENT, notification.error
+    assert mailoutbox[0].subject == "[Tailwatch] Test notification for ops Bcc: all@example.org"
+    assert mailoutbox[0].bcc == []
+
+
+def test_an_unforeseen_failure_fails_the_notification_with_its_error(monkeypatch):
+    def broken(channel, message):
+        raise ValueError("no such header")
+
+    monkeypatch.setattr(TRANSPORTS[ChannelKind.EMAIL], "send", broken)
+    channel = Channel.objects.create(name="ops", kind="email", target=TO)
+    notification = delivery.send_notification(delivery.send_test(channel).pk)
+
+    assert notification.status == NotificationStatus.FAILED
+    assert notification.error == "ValueError: no such header"
+    assert Notification.objects.get(pk=notification.pk).status == NotificationStatus.FAILED

@@ -81,6 +81,73 @@ def test_unreadable_files_are_rejected_with_a_reason(filename, data, error):
     assert caught.value.errors == [error]
 
 
+@pytest.mark.parametrize(
+    "filename, data, error",
+    [
+        (
+            "deep.jsonl",
+            b'{"text": "ok"}\n{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+            "line 2: not valid JSON (nested too deeply)",
+        ),
+        (
+            "digits.jsonl",
+            b'{"text": "Q?", "popularity": ' + b"9" * 5000 + b"}",
+            "line 1: not valid JSON (a number has too many digits)",
+        ),
+        (
+            "huge.jsonl",
+            b'{"text": "Q?", "gold": ["A"], "popularity": 1' + b"0" * 400 + b"}",
+            "line 1: 'popularity' must be a number, not " + repr(10**400),
+        ),
+        (
+            "surrogate.jsonl",
+            b'{"text": "a \\ud800 b"}',
+            "line 1: 'text' holds a lone surrogate ('\\ud800'), which is not text",
+        ),
+        (
+            "surrogate-id.jsonl",
+            b'{"id": "\\udfff", "text": "Q?"}',
+            "line 1: 'id' holds a lone surrogate ('\\udfff'), which is not text",
+        ),
+        (
+            "nul.jsonl",
+            b'{"text": "Q?", "gold": ["A\\u0000B"]}',
+            "line 1: 'gold' holds a NUL character",
+        ),
+        (
+            "cell.csv",
+            b"text\nfine\n" + b"x" * 131_073 + b"\n",
+            "line 3: a cell is longer than 131072 characters; the rest of the file was not read",
+        ),
+        (
+            "quote.csv",
+            b'id,text\na,fine\nb,"unclosed\nc,third\nd,fourth\n',
+            "line 3: a quote opened in this row is never closed (the lines after it would merge)"
+            "; the rest of the file was not read",
+        ),
+        (
+            "stray.csv",
+            b'id,text\na,"He said "hi"\nb,world\n',
+            "line 2: not valid CSV (',' expected after '\"'); the rest of the file was not read",
+        ),
+    ],
+)
+def test_hostile_files_are_rejected_with_the_line_at_fault(filename, data, error):
+    with pytest.raises(prompts.PromptImportError) as caught:
+        prompts.import_prompt_file("hostile", filename, data)
+    assert caught.value.errors == [error]
+    assert not PromptSet.objects.filter(name="hostile").exists()
+
+
+def test_a_quoted_csv_cell_may_span_lines_and_rows_after_it_keep_their_lines():
+    data = b'id,text\na,"two\nlines"\n\nb,\n'
+    with pytest.raises(prompts.PromptImportError) as caught:
+        prompts.parse_prompt_file("set.csv", data)
+    assert caught.value.errors == ["line 5: 'text' is missing or empty"]
+    rows = prompts.parse_prompt_file("set.csv", data.replace(b"b,", b"b,three"))
+    assert [row.text for row in rows] == ["two\nlines", "three"]
+
+
 def test_a_new_upload_adds_a_version_and_runs_keep_theirs(fake_llm):
     first = prompts.import_prompt_file("evolving", "v1.jsonl", jsonl({"id": "a", "text": "A?"}))
     endpoint = make_endpoint(fake_llm.url, prompt_set=first.prompt_set)
