@@ -5,8 +5,8 @@ filesystem message broker, both under ``var/``. Point ``DATABASE_URL`` at Postgr
 ``CELERY_BROKER_URL`` at Redis for production.
 """
 
-import hmac
 import contextlib
+import hmac
 import os
 import tempfile
 from collections.abc import Callable
