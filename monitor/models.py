@@ -140,6 +140,9 @@ def validate_base_url(value: str) -> None:
         )
 
 
+MAX_INTERVAL_MINUTES = 365 * 24 * 60
+
+
 class ApiKeyUnavailableError(Exception):
     """The endpoint's API key cannot be read: a missing variable or an undecryptable value."""
 
@@ -195,7 +198,15 @@ class Endpoint(models.Model):
         help_text="Several samples per prompt show whether the model still varies its answers.",
     )
     interval_minutes = models.PositiveIntegerField(
-        default=24 * 60, validators=[MinValueValidator(1)], help_text="Minutes between runs."
+        default=24 * 60,
+        validators=[
+            MinValueValidator(1, "At least 1 minute."),
+            # A run at most a year apart keeps every planned time a date the database can hold.
+            MaxValueValidator(
+                MAX_INTERVAL_MINUTES, f"At most a year ({MAX_INTERVAL_MINUTES:,} minutes)."
+            ),
+        ],
+        help_text=f"Minutes between runs, from 1 to a year ({MAX_INTERVAL_MINUTES:,}).",
     )
     concurrency = models.PositiveSmallIntegerField(
         default=4,

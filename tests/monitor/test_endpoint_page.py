@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from monitor.models import Endpoint, RunStatus
+from monitor.services import sampling
 from tests.factories import make_endpoint, make_prompt_set
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +55,33 @@ def test_run_now_pause_and_resume(user_client, fake_llm):
     user_client.post(reverse("endpoint-toggle", args=[endpoint.pk]))
     endpoint.refresh_from_db()
     assert endpoint.enabled
+
+
+def test_editing_the_interval_to_thousands_of_years_is_refused_on_the_form(user_client):
+    endpoint = make_endpoint("http://127.0.0.1:9/v1")
+    sampling.start_run(endpoint)  # a last run, from which a new interval is counted
+    data = {
+        "name": endpoint.name,
+        "model_family": endpoint.model_family,
+        "provider_kind": endpoint.provider_kind,
+        "base_url": endpoint.base_url,
+        "model": endpoint.model,
+        "prompt_set": endpoint.prompt_set_id,
+        "samples_per_prompt": endpoint.samples_per_prompt,
+        "interval_minutes": 6_000_000_000,
+        "temperature": endpoint.temperature,
+        "top_p": endpoint.top_p,
+        "max_tokens": endpoint.max_tokens,
+        "extra_params": "{}",
+        "concurrency": endpoint.concurrency,
+        "timeout_seconds": endpoint.timeout_seconds,
+        "enabled": "on",
+    }
+    response = user_client.post(reverse("endpoint-edit", args=[endpoint.pk]), data)
+    assert response.status_code == 200
+    assert "At most a year (525,600 minutes)." in response.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.interval_minutes == 60
 
 
 def test_the_endpoint_page_embeds_downsampled_series_for_its_charts(user_client, family):
