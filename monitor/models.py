@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -925,3 +925,26 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} · {self.event or 'test'} · {self.status}"
+
+
+class DispatcherTick(models.Model):
+    """When the dispatcher last finished a tick (one row): /healthz says not ok once it is old."""
+
+    SINGLETON_PK = 1
+
+    finished_at = models.DateTimeField(
+        help_text="When the last tick had started the due runs and recovered the lost ones."
+    )
+
+    def __str__(self) -> str:
+        return f"dispatcher tick at {self.finished_at:%Y-%m-%d %H:%M:%S}"
+
+    @classmethod
+    def record(cls, now: datetime | None = None) -> None:
+        cls.objects.update_or_create(
+            pk=cls.SINGLETON_PK, defaults={"finished_at": now or timezone.now()}
+        )
+
+    @classmethod
+    def last(cls) -> datetime | None:
+        return cls.objects.filter(pk=cls.SINGLETON_PK).values_list("finished_at", flat=True).first()
