@@ -136,8 +136,8 @@ def requeue_stale_runs(now: datetime | None = None) -> list[Run]:
             _give_up(run, now)
             continue
         log.warning("re-queuing run %s (%s, lease lapsed or message lost)", run.pk, run.status)
-        queue.sample_run(run.pk)
-        requeued.append(run)
+        if queue.sample_run(run.pk):
+            requeued.append(run)
     return requeued
 
 

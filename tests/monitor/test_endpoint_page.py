@@ -1,8 +1,14 @@
 """The endpoint page and its actions: adding one, run now, pause, charts, baselines, connection."""
 
-import pytest
-from django.urls import reverse
+from datetime import timedelta
 
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from monitor import queue, tasks
 from monitor.models import Endpoint, RunStatus
 from monitor.services import sampling
 from tests.factories import make_endpoint, make_prompt_set
@@ -55,6 +61,36 @@ def test_run_now_pause_and_resume(user_client, fake_llm):
     user_client.post(reverse("endpoint-toggle", args=[endpoint.pk]))
     endpoint.refresh_from_db()
     assert endpoint.enabled
+
+
+@pytest.mark.django_db(
+    transaction=True
+)  # the message goes out as the run commits, as in production
+def test_run_now_while_the_broker_is_down_queues_the_run_for_the_dispatcher(
+    user_client, fake_llm, monkeypatch, enqueued, settings
+):
+    endpoint = make_endpoint(fake_llm.url, next_run_at=timezone.now() + timedelta(days=1))
+    record = queue.app.send_task  # the suite's stand-in for a reachable broker
+
+    def broker_down(name, args=(), **options):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(queue.app, "send_task", broker_down)
+    response = user_client.post(reverse("endpoint-run-now", args=[endpoint.pk]))
+
+    assert response.status_code == 302
+    run = endpoint.runs.get()
+    assert run.status == RunStatus.QUEUED and run.enqueued_at is None
+    page = user_client.get(response["Location"]).content.decode()
+    assert f"Run {run.pk} is queued, but the task queue cannot be reached" in page
+
+    # The broker is back: a dispatcher tick a lease length later sends the run's message.
+    monkeypatch.setattr(queue.app, "send_task", record)
+    with time_machine.travel(timedelta(seconds=settings.TAILWATCH_RUN_LEASE_SECONDS + 1)):
+        assert tasks.dispatch_due_runs()["requeued"] == [run.pk]
+    assert enqueued == [(queue.SAMPLE_RUN, [run.pk])]
+    run.refresh_from_db()
+    assert run.enqueued_at is not None
 
 
 def test_editing_the_interval_to_thousands_of_years_is_refused_on_the_form(user_client):
