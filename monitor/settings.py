@@ -207,10 +207,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     # An unacknowledged message comes back after this long; stale runs are also re-queued by
-    # the dispatcher (TAILWATCH_RUN_LEASE_SECONDS), so this only bounds the broker's side.
+    # the dispatcher (TAILWATCH_RUN_LEASE_SECONDS), so this only bounds the broker's side. A
+    # broker that does not answer fails a connection attempt after a few seconds, so a page
+    # that queues a message is not held up by an outage.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        "socket_connect_timeout": 5,
     }
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport with a channel that survives Redis going away (monitor/broker.py).
+    CELERY_BROKER_TRANSPORT = "monitor.broker:Transport"
 
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
