@@ -34,7 +34,14 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     task_ignore_result=True,
+    # A broker outage never ends a worker or beat: they retry the connection for as long as it
+    # lasts (Redis going away mid-task is handled in monitor/broker.py). A task in flight runs
+    # on and stores its work; the message it could not acknowledge is redelivered later and
+    # finds nothing left to do, and a step it could not queue is queued again by the dispatcher.
     broker_connection_retry_on_startup=True,
+    broker_connection_retry=True,
+    broker_connection_max_retries=None,
+    worker_cancel_long_running_tasks_on_connection_loss=False,
     worker_hijack_root_logger=False,
     timezone="UTC",
 )

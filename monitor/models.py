@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import unicodedata
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -182,6 +182,9 @@ def validate_api_key_env(value: str) -> None:
         )
 
 
+MAX_INTERVAL_MINUTES = 365 * 24 * 60
+
+
 class ApiKeyUnavailableError(Exception):
     """The endpoint's API key cannot be read: a missing variable or an undecryptable value."""
 
@@ -244,7 +247,15 @@ class Endpoint(models.Model):
         help_text="Several samples per prompt show whether the model still varies its answers.",
     )
     interval_minutes = models.PositiveIntegerField(
-        default=24 * 60, validators=[MinValueValidator(1)], help_text="Minutes between runs."
+        default=24 * 60,
+        validators=[
+            MinValueValidator(1, "At least 1 minute."),
+            # A run at most a year apart keeps every planned time a date the database can hold.
+            MaxValueValidator(
+                MAX_INTERVAL_MINUTES, f"At most a year ({MAX_INTERVAL_MINUTES:,} minutes)."
+            ),
+        ],
+        help_text=f"Minutes between runs, from 1 to a year ({MAX_INTERVAL_MINUTES:,}).",
     )
     concurrency = models.PositiveSmallIntegerField(
         default=4,
@@ -974,3 +985,26 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} · {self.event or 'test'} · {self.status}"
+
+
+class DispatcherTick(models.Model):
+    """When the dispatcher last finished a tick (one row): /healthz says not ok once it is old."""
+
+    SINGLETON_PK = 1
+
+    finished_at = models.DateTimeField(
+        help_text="When the last tick had started the due runs and recovered the lost ones."
+    )
+
+    def __str__(self) -> str:
+        return f"dispatcher tick at {self.finished_at:%Y-%m-%d %H:%M:%S}"
+
+    @classmethod
+    def record(cls, now: datetime | None = None) -> None:
+        cls.objects.update_or_create(
+            pk=cls.SINGLETON_PK, defaults={"finished_at": now or timezone.now()}
+        )
+
+    @classmethod
+    def last(cls) -> datetime | None:
+        return cls.objects.filter(pk=cls.SINGLETON_PK).values_list("finished_at", flat=True).first()

@@ -4,11 +4,19 @@ Services and tasks call these functions instead of importing ``monitor.tasks`` (
 the services), so there is no import cycle. Each step that follows a finished run stamps
 ``Run.stage_queued_at`` first: if the message is lost (a broker outage, a worker killed), the
 dispatcher sees the stage has not moved and queues it again (``services/recovery.py``).
+
+A message the broker cannot take (it is down, retries included) is lost the same way: it is
+logged, never raised, so that neither a page nor a task fails on an outage, and the dispatcher
+queues the step again once the broker is back. A run's ``enqueued_at`` is stamped only once its
+message is out: a queued run without it is waiting for the broker.
 """
 
 from __future__ import annotations
 
+import logging
+
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from monitor.celery import app
 from monitor.models import Run
@@ -19,20 +27,35 @@ EVALUATE_ALERTS = "monitor.tasks.evaluate_alerts"
 SEND_NOTIFICATION = "monitor.tasks.send_notification"
 TRAIN_LAB_GENERATION = "monitor.tasks.train_lab_generation"
 
+log = logging.getLogger(__name__)
 
-def sample_run(run_id: int) -> None:
+
+def _publish(task_name: str, *args: int | str) -> bool:
+    """Send the message; False (logged) when the broker cannot be reached."""
+    try:
+        app.send_task(task_name, args=list(args))
+    except OperationalError as exc:
+        log.warning("broker unreachable, %s%r left to the dispatcher: %r", task_name, args, exc)
+        return False
+    return True
+
+
+def sample_run(run_id: int) -> bool:
+    """Queue the run's sampling; False when the broker is down (the dispatcher retries)."""
+    if not _publish(SAMPLE_RUN, run_id):
+        return False
     Run.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
-    app.send_task(SAMPLE_RUN, args=[run_id])
+    return True
 
 
 def score_run(run_id: int) -> None:
     Run.objects.filter(pk=run_id).update(stage_queued_at=timezone.now())
-    app.send_task(SCORE_RUN, args=[run_id])
+    _publish(SCORE_RUN, run_id)
 
 
 def evaluate_alerts(run_id: int) -> None:
     Run.objects.filter(pk=run_id).update(stage_queued_at=timezone.now())
-    app.send_task(EVALUATE_ALERTS, args=[run_id])
+    _publish(EVALUATE_ALERTS, run_id)
 
 
 def next_stage(run: Run) -> None:
@@ -44,8 +67,8 @@ def next_stage(run: Run) -> None:
 
 
 def send_notification(notification_id: int) -> None:
-    app.send_task(SEND_NOTIFICATION, args=[notification_id])
+    _publish(SEND_NOTIFICATION, notification_id)
 
 
-def train_lab_generation(arm: str, generation: int) -> None:
-    app.send_task(TRAIN_LAB_GENERATION, args=[str(arm), generation])
+def train_lab_generation(arm: str, generation: int) -> bool:
+    return _publish(TRAIN_LAB_GENERATION, str(arm), generation)

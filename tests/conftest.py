@@ -175,11 +175,12 @@ class WorkerProcesses:
         self.processes.append(process)
         return process
 
-    def worker(self, app: str = "monitor", **env: str) -> subprocess.Popen:
-        # The solo pool runs tasks in the worker's own process, so killing it kills the task.
+    def worker(self, app: str = "monitor", pool: str = "solo", **env: str) -> subprocess.Popen:
+        # The solo pool runs tasks in the worker's own process, so killing it kills the task;
+        # the threads pool (the Procfile's) goes on listening to the broker while tasks run.
         return self.start(
             "worker",
-            "--pool=solo",
+            f"--pool={pool}",
             "--queues=default,sampling,scoring",
             "--without-gossip",
             "--without-mingle",

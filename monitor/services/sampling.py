@@ -92,19 +92,34 @@ def dispatch_due_runs(now: datetime | None = None) -> list[Run]:
     )
     started = []
     for endpoint in due:
-        # Moving next_run_at is the claim: of two dispatchers that read the same row, only the
-        # one whose update still matches the old value starts the run.
-        claimed = Endpoint.objects.filter(pk=endpoint.pk, next_run_at=endpoint.next_run_at).update(
-            next_run_at=now + endpoint.interval
-        )
-        if not claimed:
-            continue
         try:
             with transaction.atomic():
-                started.append(start_run(endpoint, RunTrigger.SCHEDULE))
-        except RunNotStartedError as exc:
-            log.info("skipped scheduled run: %s", exc)
+                run = _dispatch(endpoint, now)
+        except Exception:
+            # One endpoint whose row cannot be scheduled (written around the form's checks)
+            # must not stop the schedule of every other: it is logged, and stays overdue on
+            # /healthz until it is fixed.
+            log.exception("endpoint %s (%s): could not schedule its run", endpoint.pk, endpoint)
+            continue
+        if run is not None:
+            started.append(run)
     return started
+
+
+def _dispatch(endpoint: Endpoint, now: datetime) -> Run | None:
+    # Moving next_run_at is the claim: of two dispatchers that read the same row, only the one
+    # whose update still matches the old value starts the run.
+    claimed = Endpoint.objects.filter(pk=endpoint.pk, next_run_at=endpoint.next_run_at).update(
+        next_run_at=now + endpoint.interval
+    )
+    if not claimed:
+        return None
+    try:
+        with transaction.atomic():
+            return start_run(endpoint, RunTrigger.SCHEDULE)
+    except RunNotStartedError as exc:
+        log.info("skipped scheduled run: %s", exc)
+        return None
 
 
 def requeue_stale_runs(now: datetime | None = None) -> list[Run]:
@@ -122,8 +137,8 @@ def requeue_stale_runs(now: datetime | None = None) -> list[Run]:
             _give_up(run, now)
             continue
         log.warning("re-queuing run %s (%s, lease lapsed or message lost)", run.pk, run.status)
-        queue.sample_run(run.pk)
-        requeued.append(run)
+        if queue.sample_run(run.pk):
+            requeued.append(run)
     return requeued
 
 

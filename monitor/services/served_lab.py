@@ -97,8 +97,10 @@ def answer(path: str, raw_body: bytes) -> FakeResponse:
 def request_training(arm: Arm, generation: int) -> None:
     """Queue the training of a generation for the worker, once however often it is asked for."""
     claim = f"lab-training:{arm}:{generation}"
-    if cache.add(claim, True, TRAINING_QUEUED_SECONDS):
-        queue.train_lab_generation(arm, generation)
+    if cache.add(claim, True, TRAINING_QUEUED_SECONDS) and not queue.train_lab_generation(
+        arm, generation
+    ):
+        cache.delete(claim)  # the broker is down: the next request asks again
 
 
 def served_generation(model_id: str) -> tuple[Arm, int] | None:

@@ -67,7 +67,15 @@ def endpoint_run_now(request: HttpRequest, pk: int) -> HttpResponse:
     except sampling.RunNotStartedError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Run {run.pk} queued.")
+        run.refresh_from_db(fields=["enqueued_at"])
+        if run.enqueued_at is None:
+            messages.warning(
+                request,
+                f"Run {run.pk} is queued, but the task queue cannot be reached: "
+                "it starts once the queue is back.",
+            )
+        else:
+            messages.success(request, f"Run {run.pk} queued.")
     return redirect(endpoint)
 
 

@@ -1,11 +1,14 @@
-"""A TCP forwarder that can be cut and restored: a broker outage, as the workers behind it see
-it, without stopping the broker the rest of the suite uses."""
+"""Broker outages without stopping the broker the rest of the suite uses: a TCP forwarder that
+can be cut and restored, and a private Redis server that can be stopped and started again."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
 import threading
+import time
+from pathlib import Path
 
 
 class TcpProxy:
@@ -76,3 +79,33 @@ def _close(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
     sock.close()
+
+
+class RedisServer:
+    """A private ``redis-server`` on ``port``, without persistence, to stop and start again: a
+    real Redis outage, as every connection to it sees one."""
+
+    def __init__(self, binary: str, port: int, log_path: Path) -> None:
+        self.binary = binary
+        self.port = port
+        self.log_path = log_path
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> RedisServer:
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--logfile", str(self.log_path)]
+        self.process = subprocess.Popen(command)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return self
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not listen on {self.port}: see {self.log_path}")
+
+    restart = start
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)

@@ -2,7 +2,10 @@
 a broker outage as a run finishes, and a version that finishes before its baseline each end
 with the run scored and judged, and an alert that fires exactly once."""
 
+import os
+import shutil
 import time
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,6 +19,7 @@ from monitor.models import (
     AlertRule,
     AlertState,
     Channel,
+    Endpoint,
     MetricPoint,
     RuleKind,
     RunStage,
@@ -24,7 +28,7 @@ from monitor.services import sampling
 from tests.conftest import REQUIRE_SERVICES, run_through_pipeline, wait_for, wait_until_alerted
 from tests.factories import blandness_against, make_endpoint, make_prompt_set
 from tests.integration.conftest import FAST_WORKER, collapsed_reply
-from tests.integration.outage import TcpProxy
+from tests.integration.outage import RedisServer, TcpProxy
 
 pytestmark = [pytest.mark.integration]
 
@@ -74,9 +78,9 @@ def test_a_worker_killed_while_judging_still_fires_the_alert_once(
     assert collapsed.stage == RunStage.EVALUATED and collapsed.stage_requeues == 1
 
 
-def test_a_run_that_finishes_while_the_broker_is_down_is_judged_when_it_returns(
-    celery_processes, fake_llm, endpoint, settings
-):
+@pytest.fixture
+def broker_proxy(settings) -> Iterator[tuple[TcpProxy, str]]:
+    """A proxy between workers and Redis, to cut and restore, and the broker URL through it."""
     if not settings.CELERY_BROKER_URL.startswith("redis://"):
         message = "needs Redis: set REDIS_URL (the outage is cut between a worker and Redis)"
         if REQUIRE_SERVICES:
@@ -84,7 +88,23 @@ def test_a_run_that_finishes_while_the_broker_is_down_is_judged_when_it_returns(
         pytest.skip(message)
     broker = urlsplit(settings.CELERY_BROKER_URL)
     proxy = TcpProxy((broker.hostname, broker.port or 6379)).start()
-    via_proxy = broker._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
+    yield proxy, broker._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
+    proxy.cut()  # its forwarding threads live as long as the test process
+
+
+def tick_once_the_grace_has_passed(run) -> None:
+    """The dispatcher moves on a stage that has not moved for the grace period (1 s here): tick
+    it once that has passed, as beat's next tick would."""
+    run.refresh_from_db()
+    since = (timezone.now() - (run.stage_queued_at or run.finished_at)).total_seconds()
+    time.sleep(max(0.0, 1.5 - since))
+    tasks.dispatch_due_runs.delay()
+
+
+def test_a_run_that_finishes_while_the_broker_is_down_is_judged_when_it_returns(
+    celery_processes, fake_llm, endpoint, broker_proxy
+):
+    proxy, via_proxy = broker_proxy
     celery_processes.worker(CELERY_BROKER_URL=via_proxy, **FAST_WORKER)
     fake_llm.behaviour.latency = 0.15  # 60 requests, 3 at a time: about 3 s of sampling
 
@@ -100,18 +120,63 @@ def test_a_run_that_finishes_while_the_broker_is_down_is_judged_when_it_returns(
     finally:
         proxy.restore()
 
-    # The dispatcher moves on a stage that has not moved for the grace period (1 s here): tick
-    # it once that has passed, as beat's next tick would; the worker takes it once reconnected.
-    run.refresh_from_db()
-    since = (timezone.now() - (run.stage_queued_at or run.finished_at)).total_seconds()
-    time.sleep(max(0.0, 1.5 - since))
-    tasks.dispatch_due_runs.delay()
+    tick_once_the_grace_has_passed(run)  # the worker takes it once reconnected
     wait_until_alerted(run, timeout=60)
     assert run.scored_at and run.stage == RunStage.EVALUATED
     assert MetricPoint.objects.filter(run=run, metric="distinct_2").exists()
     # The dispatcher, not a redelivered message, moved it on.
     assert celery_processes.logged(f"run {run.pk}: Sampled: scoring next stalled")
-    proxy.cut()  # its forwarding threads live as long as the test process
+
+
+@pytest.fixture
+def own_redis(tmp_path, unused_port) -> Iterator[RedisServer]:
+    """A Redis server of the test's own, on a free port, to stop and start again."""
+    binary = shutil.which("redis-server")
+    if not (os.environ.get("REDIS_URL") and binary):
+        message = "needs Redis: set REDIS_URL, with redis-server on the PATH to stop and restart"
+        if REQUIRE_SERVICES:
+            pytest.fail(message)
+        pytest.skip(message)
+    server = RedisServer(binary, unused_port, tmp_path / "redis.log").start()
+    yield server
+    server.stop()
+
+
+def test_worker_and_beat_outlive_a_redis_outage_with_a_run_in_flight(
+    celery_processes, fake_llm, endpoint, own_redis
+):
+    # As `make up` runs them on Redis (the Procfile's threads pool), beat ticking every second:
+    # its first tick starts the endpoint's run.
+    broker = {"CELERY_BROKER_URL": own_redis.url, "TAILWATCH_DISPATCH_INTERVAL_SECONDS": "1"}
+    worker = celery_processes.worker(pool="threads", **broker, **FAST_WORKER)
+    beat = celery_processes.beat(**broker, **FAST_WORKER)
+    fake_llm.behaviour.latency = 0.15  # 60 requests, 3 at a time: about 3 s of sampling
+    Endpoint.objects.filter(pk=endpoint.pk).update(enabled=True)
+
+    def settled(stage: str):
+        def reached_or_exited():
+            run.refresh_from_db()
+            return getattr(run, stage) or worker.poll() is not None or beat.poll() is not None
+
+        reached_or_exited.__doc__ = f"the run has its {stage}, or a process exited"
+        return reached_or_exited
+
+    run = wait_for(lambda: endpoint.runs.filter(status="running").first(), timeout=60)
+    own_redis.stop()
+    try:
+        wait_for(settled("finished_at"), timeout=60)
+        assert celery_processes.logged("Connection to broker lost")
+        # A worker that gave up lets its tasks finish first, then exits.
+        assert not celery_processes.logged("Unrecoverable error")
+        assert run.status == "succeeded" and run.samples_succeeded == 60
+    finally:
+        own_redis.restart()
+
+    # Redis came back empty; the worker and beat reconnect, and the dispatcher queues the
+    # scoring the run could not queue as it finished.
+    wait_for(settled("alerts_evaluated_at"), timeout=60)
+    assert worker.poll() is None and beat.poll() is None, "a process exited on the outage"
+    assert run.scored_at and run.stage == RunStage.EVALUATED
 
 
 def test_a_version_that_finishes_before_its_baseline_waits_then_fires_once(

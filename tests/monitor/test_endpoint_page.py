@@ -1,12 +1,17 @@
 """The endpoint page and its actions: adding one, run now, pause, charts, baselines, connection."""
 
 import time
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
+from django.utils import timezone
+from kombu.exceptions import OperationalError
 
+from monitor import queue, tasks
 from monitor.models import Endpoint, RunStatus
-from monitor.services import connection
+from monitor.services import connection, sampling
 from tests.factories import make_endpoint, make_prompt_set
 
 pytestmark = pytest.mark.django_db
@@ -57,6 +62,63 @@ def test_run_now_pause_and_resume(user_client, fake_llm):
     user_client.post(reverse("endpoint-toggle", args=[endpoint.pk]))
     endpoint.refresh_from_db()
     assert endpoint.enabled
+
+
+@pytest.mark.django_db(
+    transaction=True
+)  # the message goes out as the run commits, as in production
+def test_run_now_while_the_broker_is_down_queues_the_run_for_the_dispatcher(
+    user_client, fake_llm, monkeypatch, enqueued, settings
+):
+    endpoint = make_endpoint(fake_llm.url, next_run_at=timezone.now() + timedelta(days=1))
+    record = queue.app.send_task  # the suite's stand-in for a reachable broker
+
+    def broker_down(name, args=(), **options):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(queue.app, "send_task", broker_down)
+    response = user_client.post(reverse("endpoint-run-now", args=[endpoint.pk]))
+
+    assert response.status_code == 302
+    run = endpoint.runs.get()
+    assert run.status == RunStatus.QUEUED and run.enqueued_at is None
+    page = user_client.get(response["Location"]).content.decode()
+    assert f"Run {run.pk} is queued, but the task queue cannot be reached" in page
+
+    # The broker is back: a dispatcher tick a lease length later sends the run's message.
+    monkeypatch.setattr(queue.app, "send_task", record)
+    with time_machine.travel(timedelta(seconds=settings.TAILWATCH_RUN_LEASE_SECONDS + 1)):
+        assert tasks.dispatch_due_runs()["requeued"] == [run.pk]
+    assert enqueued == [(queue.SAMPLE_RUN, [run.pk])]
+    run.refresh_from_db()
+    assert run.enqueued_at is not None
+
+
+def test_editing_the_interval_to_thousands_of_years_is_refused_on_the_form(user_client):
+    endpoint = make_endpoint("http://127.0.0.1:9/v1")
+    sampling.start_run(endpoint)  # a last run, from which a new interval is counted
+    data = {
+        "name": endpoint.name,
+        "model_family": endpoint.model_family,
+        "provider_kind": endpoint.provider_kind,
+        "base_url": endpoint.base_url,
+        "model": endpoint.model,
+        "prompt_set": endpoint.prompt_set_id,
+        "samples_per_prompt": endpoint.samples_per_prompt,
+        "interval_minutes": 6_000_000_000,
+        "temperature": endpoint.temperature,
+        "top_p": endpoint.top_p,
+        "max_tokens": endpoint.max_tokens,
+        "extra_params": "{}",
+        "concurrency": endpoint.concurrency,
+        "timeout_seconds": endpoint.timeout_seconds,
+        "enabled": "on",
+    }
+    response = user_client.post(reverse("endpoint-edit", args=[endpoint.pk]), data)
+    assert response.status_code == 200
+    assert "At most a year (525,600 minutes)." in response.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.interval_minutes == 60
 
 
 def test_the_endpoint_page_embeds_downsampled_series_for_its_charts(user_client, family):

@@ -176,3 +176,18 @@ def test_nested_extra_params_within_the_limit_are_kept():
     form = EndpointForm(data=form_data(extra_params=json.dumps(nested)))
     assert form.is_valid(), form.errors
     assert form.save().extra_params == nested
+
+
+@pytest.mark.parametrize(
+    "minutes, message",
+    [(0, "At least 1 minute."), (6_000_000_000, "At most a year (525,600 minutes).")],
+)
+def test_an_interval_outside_a_minute_to_a_year_is_refused_with_the_limit(minutes, message):
+    form = EndpointForm(data=form_data(interval_minutes=minutes))
+    assert not form.is_valid()
+    assert form.errors["interval_minutes"] == [message]
+
+
+def test_an_interval_of_a_year_is_accepted():
+    form = EndpointForm(data=form_data(interval_minutes=365 * 24 * 60))
+    assert form.is_valid(), form.errors

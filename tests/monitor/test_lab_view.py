@@ -125,7 +125,7 @@ def test_the_lab_is_off_by_default_even_in_production(tmp_path):
     env.update(
         DJANGO_SETTINGS_MODULE="monitor.settings",
         TAILWATCH_PRODUCTION="1",
-        SECRET_KEY="k" * 50,
+        SECRET_KEY="production-grade-" + "k5Q!v9#Zr2" * 5,
         TAILWATCH_VAR_DIR=str(tmp_path),
     )
     show = "from django.conf import settings; print(settings.TAILWATCH_LAB_ENABLED)"

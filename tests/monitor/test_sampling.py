@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from monitor.clients.openai_compatible import Completion
-from monitor.models import Run, RunStatus, RunTrigger, Sample
+from monitor.models import Endpoint, Run, RunStatus, RunTrigger, Sample
 from monitor.services import sampling
 from tests.factories import make_endpoint
 
@@ -187,6 +187,22 @@ def test_dispatch_skips_an_endpoint_whose_last_run_is_still_going(fake_llm):
     assert endpoint.runs.count() == 1
     endpoint.refresh_from_db()
     assert endpoint.next_run_at is not None
+
+
+def test_an_endpoint_that_cannot_be_scheduled_does_not_stop_the_others(fake_llm, caplog):
+    broken = make_endpoint(fake_llm.url, name="broken")
+    healthy = make_endpoint(fake_llm.url, name="healthy", prompt_set=broken.prompt_set)
+    # Written straight to the database, around the form's limits: about 3,800 years, as much as
+    # an integer column holds on PostgreSQL too. Counted from a clock in the year 7000 it passes
+    # the last date Python can hold, as 6·10⁹ minutes from today do on SQLite.
+    Endpoint.objects.filter(pk=broken.pk).update(interval_minutes=2_000_000_000)
+    far_ahead = timezone.now().replace(year=7000)
+
+    started = sampling.dispatch_due_runs(far_ahead)
+
+    assert [run.endpoint for run in started] == [healthy]
+    assert f"endpoint {broken.pk} (broken): could not schedule its run" in caplog.text
+    assert not broken.runs.exists()
 
 
 def test_run_now_refuses_while_a_run_is_active(fake_llm):
