@@ -4,6 +4,7 @@ allows; a URL added without saying who may use it fails the walk."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.contrib import admin
@@ -11,8 +12,9 @@ from django.contrib.auth.models import Permission
 from django.shortcuts import resolve_url
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
-from monitor.models import Alert, AlertState, Channel, Notification
+from monitor.models import Alert, AlertState, Channel, DispatcherTick, Endpoint, Notification
 from monitor.services.roles import ROLES, assign_role, role_group
 from tests.factories import make_endpoint, make_scored_run, make_user
 
@@ -137,6 +139,9 @@ def objects(settings, unused_port) -> dict[str, int]:
     alert = Alert.objects.create(
         rule=rule, endpoint=endpoint, state=AlertState.FIRING, summary="a breach"
     )
+    # A healthy install, so that /healthz answers 200 (its 503s have their own tests).
+    Endpoint.objects.update(next_run_at=timezone.now() + timedelta(hours=1))
+    DispatcherTick.record(timezone.now())
     return {
         "endpoint": endpoint.pk,
         "run": run.pk,
