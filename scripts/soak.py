@@ -332,23 +332,28 @@ def check_rss(processes: dict[str, Rss], max_growth: float) -> list[str]:
 
 
 def figures() -> dict[str, float]:
+    """Throughput, from the runs' own timestamps; nothing while a run is still unfinished."""
     from django.db.models import Max, Min
 
     from monitor.models import Run, Sample
 
-    span = Run.objects.aggregate(
+    runs = Run.objects.all()
+    span = runs.aggregate(
         started=Min("started_at"), finished=Max("finished_at"), judged=Max("alerts_evaluated_at")
     )
+    if None in span.values() or runs.filter(finished_at__isnull=True).exists():
+        return {}
     sampling_seconds = (span["finished"] - span["started"]).total_seconds()
     pipeline_seconds = (span["judged"] - span["started"]).total_seconds()
+    samples = Sample.objects.count()
     return {
-        "runs": Run.objects.count(),
-        "samples": Sample.objects.count(),
+        "runs": runs.count(),
+        "samples": samples,
         "failed samples": Sample.objects.exclude(error="").count(),
         "sampling s": sampling_seconds,
         "pipeline s": pipeline_seconds,
-        "runs/min": Run.objects.count() / (pipeline_seconds / 60),
-        "samples/s": Sample.objects.count() / sampling_seconds,
+        "runs/min": runs.count() / (pipeline_seconds / 60),
+        "samples/s": samples / sampling_seconds,
     }
 
 
@@ -381,11 +386,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    var_dir = Path(tempfile.mkdtemp(prefix="tailwatch-soak-"))
-    web_port = 8000 + random.randrange(1000, 9000)
-    environment = {
+def soak_environment(args: argparse.Namespace, var_dir: Path, web_port: int) -> dict[str, str]:
+    """What every process of the soak reads its settings from: the default worker settings on
+    the soak's own database, Redis db and files."""
+    return {
         "DATABASE_URL": args.database_url,
         "CELERY_BROKER_URL": args.redis_url,
         "TAILWATCH_VAR_DIR": str(var_dir),
@@ -396,28 +400,46 @@ def main(argv: list[str] | None = None) -> int:
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
     }
-    os.environ.update(environment)
-    import django
 
-    django.setup()
-    prepare_database(args.database_url, args.redis_url)
 
-    behaviour = SoakBehaviour((0.05, 0.5), args.error_rate, args.hostile_every)
-    fake = FakeLLMServer(behaviour).start()
-    seed(args.endpoints, args.prompts, args.samples, fake.url)
-    expected_runs = args.endpoints
-
+def start_processes(var_dir: Path) -> dict[str, subprocess.Popen]:
+    """Web, worker and beat as the Procfile starts them, each logging to a file in ``var_dir``."""
     commands = procfile_commands()
-    processes: dict[str, subprocess.Popen] = {}
+    processes = {}
     for name in ("web", "worker", "beat"):
         log = (var_dir / f"{name}.log").open("w")
         processes[name] = subprocess.Popen(
             ["bash", "-c", "exec " + commands[name]],
             cwd=REPO,
-            env={**os.environ, **environment},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    return processes
+
+
+def stop_processes(processes: dict[str, subprocess.Popen]) -> None:
+    for process in processes.values():
+        process.terminate()
+    for process in processes.values():
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    var_dir = Path(tempfile.mkdtemp(prefix="tailwatch-soak-"))
+    web_port = 8000 + random.randrange(1000, 9000)
+    os.environ.update(soak_environment(args, var_dir, web_port))
+    import django
+
+    django.setup()
+    prepare_database(args.database_url, args.redis_url)
+    behaviour = SoakBehaviour((0.05, 0.5), args.error_rate, args.hostile_every)
+    fake = FakeLLMServer(behaviour).start()
+    seed(args.endpoints, args.prompts, args.samples, fake.url)
+    processes = start_processes(var_dir)
     print(
         f"soak: {args.endpoints} endpoints x {args.prompts} prompts x {args.samples} samples, "
         f"embeddings {'off' if args.no_embeddings else 'on'}; logs in {var_dir}",
@@ -426,13 +448,13 @@ def main(argv: list[str] | None = None) -> int:
     memory = {name: Rss(processes[name].pid) for name in ("worker", "web")}
     failures: list[str] = []
     started = time.monotonic()
+    web = WebClient(f"http://127.0.0.1:{web_port}")
     try:
-        web = WebClient(f"http://127.0.0.1:{web_port}")
         wait_until_listening(f"http://127.0.0.1:{web_port}/healthz", processes["web"])
         web.log_in()
         for rss in memory.values():
             rss.read("idle")
-        failures += wait_for_pipeline(args, expected_runs, processes, memory, web, started)
+        failures += wait_for_pipeline(args, processes, memory, web, started)
         for rss in memory.values():
             rss.read("end")
         if not failures:
@@ -443,21 +465,15 @@ def main(argv: list[str] | None = None) -> int:
             failures += check_markup_escaped(web)
             failures += check_rss(memory, args.max_rss_growth)
     finally:
-        for process in processes.values():
-            process.terminate()
-        for process in processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes)
         fake.stop()
-    report(args, behaviour, memory, web, time.monotonic() - started, failures)
+    report(behaviour, memory, web, time.monotonic() - started, failures)
     return 1 if failures else 0
 
 
-def wait_for_pipeline(args, expected_runs, processes, memory, web, started) -> list[str]:
+def wait_for_pipeline(args, processes, memory, web, started) -> list[str]:
     """Wait until every run is judged, reading pages meanwhile; what went wrong on the way."""
-    from monitor.models import Run
+    from monitor.models import Run, Sample
 
     deadline = started + args.timeout
     last_progress = 0.0
@@ -465,8 +481,8 @@ def wait_for_pipeline(args, expected_runs, processes, memory, web, started) -> l
         for name, process in processes.items():
             if process.poll() is not None:
                 return [f"the {name} process exited with {process.returncode}"]
-        done, judged = pipeline_done(expected_runs)
-        if judged and "warm" not in memory["worker"].readings:
+        done, judged = pipeline_done(args.endpoints)
+        if (judged or done) and "warm" not in memory["worker"].readings:
             for rss in memory.values():
                 rss.read("warm")
         if done:
@@ -477,32 +493,25 @@ def wait_for_pipeline(args, expected_runs, processes, memory, web, started) -> l
         if time.monotonic() - last_progress > 30:
             last_progress = time.monotonic()
             print(
-                f"  {time.monotonic() - started:5.0f}s: {judged} of {expected_runs} runs "
-                f"judged, {behaviour_requests(web)}",
+                f"  {time.monotonic() - started:5.0f}s: {judged} of {args.endpoints} runs "
+                f"judged, {Sample.objects.count()} samples stored, {web.pages_read} pages read",
                 flush=True,
             )
         time.sleep(2)
     return [f"the pipeline did not finish within {args.timeout:.0f}s"]
 
 
-def behaviour_requests(web: WebClient) -> str:
-    from monitor.models import Sample
-
-    return f"{Sample.objects.count()} samples stored, {web.pages_read} pages read"
-
-
-def report(args, behaviour, memory, web, wall_seconds, failures) -> None:
+def report(behaviour, memory, web, wall_seconds, failures) -> None:
     print(
         f"wall time {wall_seconds:.0f}s; fake server: {behaviour.requests} requests, hostile "
         f"replies sent {behaviour.hostile_sent}; {web.pages_read} pages read"
     )
-    if not failures or all("RSS" in line or "escape" in line for line in failures):
-        for name, value in figures().items():
-            print(
-                f"  {name:>15}: {value:,.1f}"
-                if isinstance(value, float)
-                else f"  {name:>15}: {value:,}"
-            )
+    for name, value in figures().items():
+        print(
+            f"  {name:>15}: {value:,.1f}"
+            if isinstance(value, float)
+            else f"  {name:>15}: {value:,}"
+        )
     for name, rss in memory.items():
         readings = ", ".join(f"{moment} {mib:.0f} MiB" for moment, mib in rss.readings.items())
         ratio = ""
