@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser up test lint format bench fake-llm clean
+.PHONY: install browser up test lint format bench soak fake-llm clean
 
 install: $(STAMP)
 
@@ -46,6 +46,15 @@ export BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tailwatch_bench
 bench: install
 	$(BIN)/python benchmarks/bench_evaluators.py
 	$(BIN)/python benchmarks/bench_pages.py
+
+# The soak needs PostgreSQL and Redis; it drops and creates this database and empties this Redis db.
+# A smaller one: make soak SOAK_ARGS="--endpoints 5 --prompts 20".
+export SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tailwatch_soak
+export SOAK_REDIS_URL ?= redis://127.0.0.1:6379/12
+SOAK_ARGS ?=
+
+soak: install
+	$(BIN)/python scripts/soak.py $(SOAK_ARGS)
 
 fake-llm: install
 	$(BIN)/python manage.py fake_llm --port 8100
