@@ -39,8 +39,8 @@ LAB_ARMS = (Arm.PURE, Arm.ANCHORED)
 LATER_GENERATIONS_DELAY = timedelta(seconds=90)
 # The drifting endpoint serves the truncated arm's next generation at each run; its history is
 # made at seeding time, one run every interval: enough runs for the blandness-creep rule's window
-# (8) to see the trend and the charts to show hours of it, and no more: beyond generation 12 the
-# blandness index levels off (the creep rule then resolves) and each run costs seconds of seeding.
+# (8) to see the trend and the charts to show hours of it, and no more: by generation 10 the arm
+# has collapsed and its blandness index levels off, and each run costs seconds of seeding.
 DRIFTING_ARM = Arm.TRUNCATED
 DRIFTING_BACKFILLED_RUNS = 12
 LAB_INTERVAL_MINUTES = 30
