@@ -150,21 +150,26 @@ def validate_http_url(value: str) -> None:
         )
 
 
-def validate_base_url(value: str) -> None:
-    """A model server's API root: an http(s) URL that names no credentials, has no query or
-    fragment (the request path is this path and the API kind's), and, when its host is an IP
-    address, one the egress policy allows. Names are checked when resolved, at each request."""
+def validate_outbound_url(value: str) -> None:
+    """A URL Tailwatch will send requests to: http(s), and, when its host is an IP address, one
+    the egress policy allows. Names are checked when resolved, at each request."""
     validate_http_url(value)
-    parts = urlsplit(value)
-    if "@" in parts.netloc:
+    host = urlsplit(value).hostname
+    refusal = EgressPolicy.configured().literal_refusal(host)
+    if refusal:
+        raise ValidationError(f"{host} is {refusal}.")
+
+
+def validate_base_url(value: str) -> None:
+    """A model server's API root: an outbound URL that names no credentials and has no query or
+    fragment (the request path is this path and the API kind's)."""
+    validate_outbound_url(value)
+    if "@" in urlsplit(value).netloc:
         raise ValidationError(
             "Remove the user name and password from the URL; give the key as the API key."
         )
     if "?" in value or "#" in value:
         raise ValidationError("A base URL has no query (?) or fragment (#).")
-    refusal = EgressPolicy.configured().literal_refusal(parts.hostname)
-    if refusal:
-        raise ValidationError(f"{parts.hostname} is {refusal}.")
 
 
 def is_key_variable(name: str) -> bool:
@@ -666,7 +671,7 @@ class Channel(models.Model):
 
     def clean(self) -> None:
         if self.kind == ChannelKind.WEBHOOK:
-            validate_http_url(self.target)
+            validate_outbound_url(self.target)
         elif self.kind == ChannelKind.EMAIL:
             from django.core.validators import validate_email
 

@@ -16,6 +16,7 @@ import httpx
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
+from monitor.clients import egress
 from monitor.models import Channel, ChannelKind
 from monitor.notifications.message import CHART_CID, Message
 
@@ -60,16 +61,22 @@ class EmailTransport:
 
 
 class WebhookTransport:
-    """The message's payload as a JSON POST to the channel's URL."""
+    """The message's payload as a JSON POST to the channel's URL, under the egress policy that
+    model requests go by: a webhook is a URL a user typed, as a base URL is."""
 
     def send(self, channel: Channel, message: Message) -> None:
+        timeout = settings.TAILWATCH_WEBHOOK_TIMEOUT_SECONDS
+        transport = egress.GuardedTransport(egress.EgressPolicy.configured(), httpx.Limits())
         try:
-            response = httpx.post(
-                channel.target,
-                json=message.payload,
-                timeout=settings.TAILWATCH_WEBHOOK_TIMEOUT_SECONDS,
-                headers={"User-Agent": "Tailwatch"},
-            )
+            with (
+                httpx.Client(transport=transport, timeout=timeout) as client,
+                egress.deadline(timeout),
+            ):
+                response = client.post(
+                    channel.target, json=message.payload, headers={"User-Agent": "Tailwatch"}
+                )
+        except egress.EgressRefusedError as exc:
+            raise PermanentDeliveryError(str(exc)) from exc
         except httpx.HTTPError as exc:
             raise TransientDeliveryError(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code == 429 or response.status_code >= 500:

@@ -1,6 +1,7 @@
 """Notifications: every kind of channel has a transport, failures are retried only when worth
 it, and what a lost message or a dead worker left behind is put right."""
 
+import socket
 from datetime import timedelta
 
 import httpx
@@ -8,6 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from monitor.clients import egress
 from monitor.models import (
     Alert,
     AlertEvent,
@@ -37,7 +39,9 @@ TO = "ops@example.org"
 
 
 def answer(monkeypatch, status: int, text: str = "") -> None:
-    monkeypatch.setattr(httpx, "post", lambda *args, **kwargs: httpx.Response(status, text=text))
+    monkeypatch.setattr(
+        httpx.Client, "post", lambda *args, **kwargs: httpx.Response(status, text=text)
+    )
 
 
 def test_every_kind_of_channel_has_a_transport():
@@ -62,6 +66,25 @@ def test_a_webhook_answer_says_whether_another_try_is_worth_it(monkeypatch, stat
     else:
         with pytest.raises(error, match=f"HTTP {status}"):
             send(channel, channel_test_message(channel))
+
+
+@pytest.mark.parametrize("target", ["http://169.254.169.254/hook", "http://[fe80::1]/hook"])
+def test_a_webhook_to_a_metadata_or_link_local_address_is_refused(target):
+    with pytest.raises(ValidationError, match="link-local or cloud metadata"):
+        Channel(name="hook", kind=ChannelKind.WEBHOOK, target=target).full_clean()
+
+
+def test_a_webhook_whose_name_resolves_to_a_metadata_address_is_never_sent(monkeypatch):
+    monkeypatch.setattr(
+        egress.socket,
+        "getaddrinfo",
+        lambda host, port, *args, **kwargs: [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", port))
+        ],
+    )
+    channel = Channel(name="hook", kind=ChannelKind.WEBHOOK, target="http://hooks.example/x")
+    with pytest.raises(PermanentDeliveryError, match=r"resolves to 169\.254\.169\.254"):
+        TRANSPORTS[channel.kind].send(channel, channel_test_message(channel))
 
 
 def test_a_transient_failure_is_retried_until_the_tries_run_out(settings, monkeypatch):
