@@ -44,8 +44,7 @@ format: install
 export BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tailwatch_bench
 
 bench: install
-	$(BIN)/python benchmarks/bench_evaluators.py
-	$(BIN)/python benchmarks/bench_pages.py
+	$(BIN)/python -m benchmarks
 
 # The soak needs PostgreSQL and Redis; it drops and creates this database and empties this Redis db.
 # A smaller one: make soak SOAK_ARGS="--endpoints 5 --prompts 20".

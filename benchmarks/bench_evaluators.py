@@ -1,20 +1,12 @@
-"""Benchmark the evaluators on a 2,500-output batch (500 prompts x 5 samples, ~80 words).
+"""The evaluators' kept speed-ups: Self-BLEU against NLTK, the encoder against a bare encode.
 
-Prints, all measured in this run:
-  * Self-BLEU: the shared-count implementation against NLTK's per-sentence reference on a
-    subset the reference can finish, and the time for the whole batch;
-  * tokens per second for distinct-n (n = 1..4) and repetition (rep-4, phrase repetition);
-  * embedding throughput of the evaluator's encoder against a bare
-    ``SentenceTransformer.encode`` of the same texts;
-  * the time of a full ``score()``.
-
-The batch is synthetic: words drawn with Zipfian probabilities from wordfreq's 30,000
-commonest English words, so no data download is needed. Run with ``make bench``.
+Both on a synthetic batch of 2,500 outputs (500 prompts x 5 samples, ~80 words: words drawn with
+Zipfian probabilities from wordfreq's 30,000 commonest English words, so no data download is
+needed), which the other evaluator benchmarks share (``synthetic_batch``).
 """
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +17,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
-from evaluators import Batch, score
+from benchmarks.targets import Target, at_least, at_most, timed
+from evaluators import Batch
 from evaluators.bleu import SelfBleu
 from evaluators.embedding import SentenceTransformerEncoder, load_sentence_transformer
-from evaluators.lexical import (
-    NgramTable,
-    distinct_counts,
-    phrase_repetition_share,
-    repetition_per_output,
-)
+from evaluators.lexical import NgramTable
 from evaluators.tokenize import tokenize
 
 PROMPTS, SAMPLES, WORDS = 500, 5, 80
@@ -59,13 +47,7 @@ def synthetic_batch(seed: int = 0) -> Batch:
     return Batch.from_rows(rows)
 
 
-def timed(function):
-    start = time.perf_counter()
-    result = function()
-    return result, time.perf_counter() - start
-
-
-def bench_self_bleu(token_lists: list[list[str]]) -> None:
+def bench_self_bleu(token_lists: list[list[str]]) -> Target:
     subset = token_lists[:NLTK_SUBSET]
     smoothing = SmoothingFunction().method1
     reference, nltk_seconds = timed(
@@ -76,76 +58,33 @@ def bench_self_bleu(token_lists: list[list[str]]) -> None:
     )
     fast, fast_seconds = timed(lambda: SelfBleu(NgramTable.build(subset)).scores())
     difference = float(np.max(np.abs(np.array(reference) - fast)))
-    print(
-        f"Self-BLEU on {len(subset)} outputs: NLTK {nltk_seconds:.2f} s, shared counts "
-        f"{fast_seconds * 1000:.1f} ms, speed-up x{nltk_seconds / fast_seconds:,.0f}, "
-        f"max |difference| {difference:.1e}"
-    )
-    _, full_seconds = timed(lambda: SelfBleu(NgramTable.build(token_lists)).scores().mean())
-    print(f"Self-BLEU on all {len(token_lists)} outputs: {full_seconds:.2f} s")
-
-
-def bench_lexical(texts: tuple[str, ...], groups: np.ndarray) -> None:
-    token_lists, tokenize_seconds = timed(lambda: [tokenize(text) for text in texts])
-    tokens = sum(map(len, token_lists))
-    table, table_seconds = timed(lambda: NgramTable.build(token_lists))
-    everything = np.ones((1, groups.max() + 1), dtype=bool)
-    _, distinct_seconds = timed(
-        lambda: [distinct_counts(table, n, groups, everything) for n in range(1, 5)]
-    )
-    _, repetition_seconds = timed(
-        lambda: (
-            repetition_per_output(table),
-            phrase_repetition_share(table, np.ones(len(texts), dtype=bool)),
-        )
-    )
-    counting = tokenize_seconds + table_seconds
-    print(
-        f"{tokens:,} tokens: tokenise {tokenize_seconds:.2f} s, n-gram table {table_seconds:.2f} s"
-    )
-    print(
-        f"distinct-1..4: {tokens / (counting + distinct_seconds):,.0f} tokens/s end to end "
-        f"({tokens / distinct_seconds:,.0f} tokens/s from the table)"
-    )
-    print(
-        f"rep-4 + phrase repetition: {tokens / (counting + repetition_seconds):,.0f} tokens/s "
-        f"end to end ({tokens / repetition_seconds:,.0f} tokens/s from the table)"
+    print(f"Self-BLEU on {len(subset)} outputs: max |difference| from NLTK {difference:.1e}")
+    return at_most(
+        f"Self-BLEU, {len(subset)} outputs (equal to NLTK within {difference:.0e})",
+        fast_seconds,
+        nltk_seconds,
+        0.01,
+        "s",
+        "NLTK sentence_bleu",
     )
 
 
-def bench_embeddings(texts: tuple[str, ...]) -> None:
+def bench_embeddings(texts: tuple[str, ...]) -> Target:
     encoder = SentenceTransformerEncoder()
     model = load_sentence_transformer(encoder.model_name_or_path)
     model.encode(list(texts[:32]))
     _, bare_seconds = timed(lambda: model.encode(list(texts), batch_size=encoder.batch_size))
     _, ours_seconds = timed(lambda: encoder.encode(texts))
-    print(
-        f"embeddings of {len(texts)} outputs: bare SentenceTransformer.encode "
-        f"{len(texts) / bare_seconds:.0f} texts/s, evaluator encoder "
-        f"{len(texts) / ours_seconds:.0f} texts/s"
+    return at_least(
+        f"embeddings, {len(texts):,} outputs",
+        len(texts) / ours_seconds,
+        len(texts) / bare_seconds,
+        0.9,
+        "texts/s",
+        "bare SentenceTransformer.encode",
     )
 
 
-def main() -> None:
-    batch = synthetic_batch()
-    texts = batch.texts
-    groups = np.repeat(np.arange(PROMPTS), SAMPLES)
-    print(
-        f"batch: {PROMPTS} prompts x {SAMPLES} samples = {len(texts)} outputs, "
-        f"cores: {os.cpu_count()}"
-    )
-    bench_self_bleu([tokenize(text) for text in texts])
-    bench_lexical(texts, groups)
-    bench_embeddings(texts)
-    _, lexical_seconds = timed(lambda: score(batch, embed=False))
-    print(
-        f"score() without embeddings (all lexical, vocabulary metrics and 20 jackknife "
-        f"replicates): {lexical_seconds:.2f} s"
-    )
-    embeddings = SentenceTransformerEncoder().encode(texts)
-    _, embedded_seconds = timed(lambda: score(Batch(batch.prompts, embeddings)))
-    print(f"score() with precomputed embeddings: {embedded_seconds:.2f} s")
-
-
-if __name__ == "__main__":
-    main()
+def targets() -> list[Target]:
+    texts = synthetic_batch().texts
+    return [bench_self_bleu([tokenize(text) for text in texts]), bench_embeddings(texts)]

@@ -25,6 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.targets import Target, at_most, render
+
 FAMILIES, VERSIONS = 4, 3
 RUNS_PER_ENDPOINT = 4000
 SPAN = timedelta(days=365)
@@ -217,7 +219,7 @@ def median_ms(action, repeats: int = REPEATS) -> float:
     return 1000 * statistics.median(times)
 
 
-def measure() -> None:
+def measure() -> list[Target]:
     from django.contrib.auth.models import User
     from django.db import connection
     from django.test import Client
@@ -263,29 +265,39 @@ def measure() -> None:
         "endpoint, 30 days": endpoint.get_absolute_url(),
         "endpoint, all (a year)": endpoint.get_absolute_url() + "?range=all",
     }
-    for name, url in pages.items():
-        ms = median_ms(get(client, url))
-        print(
-            f"{name:24} {ms:7.1f} ms  = {ms / empty:5.1f}x the empty page, "
-            f"{ms / select:5.2f}x the bare SELECT"
+    timings = {name: median_ms(get(client, url)) for name, url in pages.items()}
+    for name, ms in timings.items():
+        print(f"{name:24} {ms:7.1f} ms  = {ms / empty:5.1f}x the empty page")
+    return [
+        at_most(
+            f"endpoint page, a year of {per_endpoint:,} points",
+            timings["endpoint, all (a year)"],
+            select,
+            0.3,
+            "ms",
+            "bare SELECT of those points",
         )
+    ]
+
+
+def targets(regenerate: bool = False) -> list[Target]:
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if not url:
+        print("page benchmark skipped: set BENCH_DATABASE_URL=postgres://user@host:5432/db")
+        return []
+    setup_django(url)
+    from monitor.models import MetricPoint
+
+    expected = FAMILIES * VERSIONS * RUNS_PER_ENDPOINT
+    if regenerate or MetricPoint.objects.values("run").distinct().count() < expected:
+        generate()
+    return measure()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--regenerate", action="store_true", help="fill the database again")
-    arguments = parser.parse_args()
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if not url:
-        print("page benchmark skipped: set BENCH_DATABASE_URL=postgres://user@host:5432/db")
-        return
-    setup_django(url)
-    from monitor.models import MetricPoint
-
-    expected = FAMILIES * VERSIONS * RUNS_PER_ENDPOINT
-    if arguments.regenerate or MetricPoint.objects.values("run").distinct().count() < expected:
-        generate()
-    measure()
+    print(render(targets(parser.parse_args().regenerate)))
 
 
 if __name__ == "__main__":

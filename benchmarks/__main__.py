@@ -1,0 +1,31 @@
+"""``make bench``: every speed target, each against a reference measured in the same run, in one
+table. Each module below measures its own targets (``targets()``) and says what it does as it goes;
+the table comes last."""
+
+import importlib
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from benchmarks.targets import render
+
+MODULES = ("bench_evaluators", "bench_pages")
+
+
+def main() -> None:
+    started = time.perf_counter()
+    targets = []
+    for name in MODULES:
+        module = importlib.import_module(f"benchmarks.{name}")
+        print(f"== {name}: {module.__doc__.splitlines()[0]}", flush=True)
+        targets += module.targets()
+    print(f"\n{os.cpu_count()} cores; measured in {time.perf_counter() - started:.0f} s\n")
+    print(render(targets))
+
+
+if __name__ == "__main__":
+    main()
