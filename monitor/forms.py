@@ -3,6 +3,7 @@
 import json
 import math
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -10,6 +11,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
 from evaluators import METRIC_KEYS
+from monitor.clients.openai_compatible import UNSTORABLE_CHARACTERS
 from monitor.models import AlertRule, AlertState, Endpoint, PromptSet, RuleKind, Severity
 from monitor.selectors.compare import COMPARE_BY
 from monitor.services import logins
@@ -35,18 +37,31 @@ class ReadableJSONDecoder(json.JSONDecoder):
 
 def check_extra_params(value, depth: int = 1) -> None:
     """Refuse NaN and infinities (Python writes them, but they are not JSON and a model
-    server's parser rejects them) and nesting deeper than ``EXTRA_PARAMS_MAX_DEPTH``."""
+    server's parser rejects them), text no request can carry and no database store (a lone
+    surrogate, a NUL), and nesting deeper than ``EXTRA_PARAMS_MAX_DEPTH``."""
     if isinstance(value, float) and not math.isfinite(value):
         raise forms.ValidationError(
             "Extra params may hold finite numbers only, not NaN or Infinity."
+        )
+    if isinstance(value, str) and UNSTORABLE_CHARACTERS.search(value):
+        raise forms.ValidationError(
+            "Extra params may not hold a NUL or a lone surrogate (\\u0000, \\ud800–\\udfff)."
         )
     if isinstance(value, dict | list):
         if depth > EXTRA_PARAMS_MAX_DEPTH:
             raise forms.ValidationError(
                 f"Extra params may nest at most {EXTRA_PARAMS_MAX_DEPTH} levels deep."
             )
+        for key in value if isinstance(value, dict) else ():
+            check_extra_params(key, depth)
         for item in value.values() if isinstance(value, dict) else value:
             check_extra_params(item, depth + 1)
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    """(scheme, host, port): the server a URL's requests go to."""
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port
 
 
 class EndpointForm(forms.ModelForm):
@@ -85,13 +100,18 @@ class EndpointForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["prompt_set"].queryset = PromptSet.objects.all()
-        self.fields["prompt_set"].required = True
-        # An endpoint compared with itself would be its own history: the window already is.
-        self.fields["baseline_endpoint"].queryset = Endpoint.objects.exclude(pk=self.instance.pk)
+        # The admin shows a user who may only view an endpoint a form without its fields.
+        if "prompt_set" in self.fields:
+            self.fields["prompt_set"].queryset = PromptSet.objects.all()
+            self.fields["prompt_set"].required = True
+        if "baseline_endpoint" in self.fields:
+            # An endpoint compared with itself would be its own history: the window already is.
+            queryset = Endpoint.objects.exclude(pk=self.instance.pk)
+            self.fields["baseline_endpoint"].queryset = queryset
         if not self.instance.pk:
-            del self.fields["clear_api_key"]
-        self.fields["extra_params"].decoder = ReadableJSONDecoder
+            self.fields.pop("clear_api_key", None)
+        if "extra_params" in self.fields:
+            self.fields["extra_params"].decoder = ReadableJSONDecoder
 
     def clean_extra_params(self) -> dict:
         value = self.cleaned_data.get("extra_params") or {}
@@ -107,7 +127,23 @@ class EndpointForm(forms.ModelForm):
         cleaned = super().clean()
         if cleaned.get("api_key") and cleaned.get("api_key_env"):
             self.add_error("api_key_env", "Give the key or the name of its variable, not both.")
+        if self._would_send_the_stored_key_elsewhere(cleaned):
+            self.add_error(
+                "api_key",
+                "The stored key is sent only to the server it was given for: enter it again "
+                "for the new base URL, or remove it.",
+            )
         return cleaned
+
+    def _would_send_the_stored_key_elsewhere(self, cleaned: dict) -> bool:
+        """Whether the edit points a stored key at another server: whoever may edit an endpoint
+        would otherwise read its key by pointing the base URL at a server of their own."""
+        stored = self.instance.pk and self.instance.api_key_encrypted
+        if not stored or cleaned.get("api_key") or cleaned.get("clear_api_key"):
+            return False
+        if cleaned.get("api_key_env") or "base_url" not in cleaned:
+            return False
+        return _origin(cleaned["base_url"]) != _origin(self.instance.base_url)
 
     def save(self, commit: bool = True) -> Endpoint:
         endpoint = super().save(commit=False)
@@ -239,7 +275,7 @@ class ThrottledLoginMixin:
     def clean(self) -> dict:
         username = self.cleaned_data.get("username") or ""
         address = logins.client_address(self.request)
-        wait = logins.seconds_locked(username, address)
+        wait = logins.reserve_attempt(username, address)
         if wait:
             minutes = math.ceil(wait / 60)
             raise forms.ValidationError(
@@ -247,12 +283,8 @@ class ThrottledLoginMixin:
                 f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
                 code="throttled",
             )
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            logins.record_failure(username, address)
-            raise
-        logins.clear_failures(username)
+        cleaned = super().clean()
+        logins.clear_failures(username, address)
         return cleaned
 
 

@@ -115,7 +115,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() too, and float("²") raises
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -293,7 +293,7 @@ class OpenAICompatibleClient:
             raise AttemptFailedError("invalid URL", str(exc), retryable=False) from exc
         if response.status_code != 200:
             kind = f"HTTP {response.status_code}"
-            detail = content.decode(response.encoding or "utf-8", errors="replace")
+            detail = _decoded(content, response.encoding)
             detail = self._untrusted(detail)[:ERROR_DETAIL_CHARS].strip()
             raise AttemptFailedError(
                 kind,
@@ -372,5 +372,19 @@ def _read_up_to(response: httpx.Response, limit: int) -> bytes:
     return bytes(content)
 
 
+def _decoded(content: bytes, encoding: str | None) -> str:
+    """An error body as text, in the charset the server names when that is a text encoding:
+    Python also knows "rot13", "hex" or "zlib", which are no charsets and raise on bytes."""
+    try:
+        return content.decode(encoding or "utf-8", errors="replace")
+    except (LookupError, TypeError, ValueError):
+        return content.decode("utf-8", errors="replace")
+
+
+# Token counts are stored in integer columns; a server's claim beyond them is not a count.
+MAX_TOKEN_COUNT = 2**31 - 1
+
+
 def _count(value: object) -> int | None:
-    return value if isinstance(value, int) and value >= 0 else None
+    is_count = isinstance(value, int) and not isinstance(value, bool)
+    return value if is_count and 0 <= value <= MAX_TOKEN_COUNT else None

@@ -8,12 +8,16 @@ every client shares the proxy's, which is why its limit is the higher one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import threading
 import time
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+
+_reserving = threading.Lock()
 
 
 def _counters(username: str, address: str) -> list[tuple[str, int]]:
@@ -29,26 +33,37 @@ def client_address(request: HttpRequest | None) -> str:
     return request.META.get("REMOTE_ADDR", "") if request is not None else ""
 
 
-def seconds_locked(username: str, address: str) -> int:
-    """How long logins for ``username`` from ``address`` stay refused; 0: they are allowed."""
+def reserve_attempt(username: str, address: str) -> int:
+    """Count a login try against both limits before its password is checked, and say how long
+    logins for ``username`` from ``address`` stay refused (0: this try may go on).
+
+    Counting first, atomically (``cache.incr``; a lock for the threads of one process, for
+    caches whose ``incr`` is not atomic), is what keeps tries sent in parallel within the
+    limits: checking first and counting after the slow password hash let every try in flight
+    through. A try that succeeds gives its count back (``clear_failures``)."""
     now = time.time()
+    window = settings.TAILWATCH_LOGIN_LOCKOUT_SECONDS
     wait = 0.0
-    for key, limit in _counters(username, address):
-        count, until = cache.get(key, (0, now))
-        if count >= limit:
-            wait = max(wait, until - now)
+    with _reserving:
+        for key, limit in _counters(username, address):
+            # The window is the first try's: a later one does not extend it.
+            cache.add(f"{key}:until", now + window, timeout=window)
+            cache.add(key, 0, timeout=window)
+            try:
+                count = cache.incr(key)
+            except ValueError:  # the window ended between add and incr
+                cache.add(key, 1, timeout=window)
+                count = 1
+            if count > limit:
+                wait = max(wait, cache.get(f"{key}:until", now) - now)
     return max(1, round(wait)) if wait > 0 else 0
 
 
-def record_failure(username: str, address: str) -> None:
-    now = time.time()
-    for key, _limit in _counters(username, address):
-        count, until = cache.get(key, (0, now + settings.TAILWATCH_LOGIN_LOCKOUT_SECONDS))
-        # The window is the first failure's: a later failure does not extend it.
-        cache.set(key, (count + 1, until), timeout=max(1, round(until - now)))
-
-
-def clear_failures(username: str) -> None:
-    """Forget the username's failures once its password was given; the address keeps its
-    count, or one account known to an attacker would reset the guessing at others."""
-    cache.delete(_counters(username, "")[0][0])
+def clear_failures(username: str, address: str) -> None:
+    """A try that gave the right password: forget the username's count, and give back the
+    address's count for this try only; the address keeps the rest, or one account known to an
+    attacker would reset the guessing at others."""
+    user_key, address_key = (key for key, _limit in _counters(username, address))
+    cache.delete_many([user_key, f"{user_key}:until"])
+    with _reserving, contextlib.suppress(ValueError):
+        cache.decr(address_key)

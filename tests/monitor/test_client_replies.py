@@ -97,3 +97,37 @@ def test_an_error_body_is_truncated_and_never_shows_the_api_key(fake_llm):
         result = keyed.complete("hi")
     assert result.kind == "HTTP 401" and "sk-live-secret" not in result.message
     assert len(result.message) < len(fake_llm.url) + ERROR_DETAIL_CHARS + 50
+
+
+def replying(*responses: httpx.Response) -> httpx.MockTransport:
+    """A model server that answers with ``responses`` in turn, the last one from then on."""
+    queue = list(responses)
+    return httpx.MockTransport(lambda request: queue.pop(0) if len(queue) > 1 else queue[0])
+
+
+def test_a_retry_after_of_digits_that_are_not_ascii_is_no_wait():
+    # "²".isdigit() is true, and float("²") raises.
+    busy = httpx.Response(429, headers=[(b"Retry-After", b"\xb2")], text="slow down")
+    with client("http://model.test/v1", transport=replying(busy)) as reading:
+        result = reading.complete("hi")
+    assert isinstance(result, CompletionFailure) and result.kind == "HTTP 429"
+
+
+def test_an_error_body_in_a_charset_that_is_no_text_encoding_is_read_as_utf8():
+    broken = httpx.Response(
+        500, headers={"Content-Type": "text/plain; charset=rot13"}, content=b"overloaded"
+    )
+    with client("http://model.test/v1", transport=replying(broken)) as reading:
+        result = reading.complete("hi")
+    assert isinstance(result, CompletionFailure) and "overloaded" in result.message
+
+
+def test_token_counts_no_column_can_hold_are_no_counts():
+    reply = {
+        "choices": [{"message": {"content": "fine"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10**30, "completion_tokens": True},
+    }
+    with client("http://model.test/v1", transport=replying(httpx.Response(200, json=reply))) as c:
+        result = c.complete("hi")
+    assert isinstance(result, Completion) and result.text == "fine"
+    assert result.prompt_tokens is None and result.completion_tokens is None

@@ -62,6 +62,21 @@ def test_the_key_can_come_from_an_environment_variable(monkeypatch):
     assert endpoint.get_api_key() == "sk-env"
 
 
+def test_a_stored_key_is_never_sent_to_a_server_it_was_not_given_for():
+    endpoint = EndpointForm(data=form_data(api_key="sk-secret-123")).save()
+
+    def edit(**changes) -> EndpointForm:
+        return EndpointForm(
+            data=form_data(**changes), instance=Endpoint.objects.get(pk=endpoint.pk)
+        )
+
+    elsewhere = edit(base_url="http://listener.example:8000/v1")
+    assert not elsewhere.is_valid() and "enter it again" in str(elsewhere.errors["api_key"])
+    assert edit(base_url="http://vllm.internal:8000/v2").is_valid()  # same server, new path
+    assert edit(base_url="http://listener.example/v1", api_key="sk-new").is_valid()
+    assert edit(base_url="http://listener.example/v1", clear_api_key=True).is_valid()
+
+
 def test_a_key_encrypted_under_another_secret_asks_to_be_entered_again(settings):
     endpoint = make_endpoint("http://x/v1")
     endpoint.set_api_key("sk-old")
@@ -162,6 +177,9 @@ def test_the_migration_removes_credentials_from_stored_base_urls():
         ('{"a": ' + "[" * 8 + "]" * 8 + "}", "at most 8 levels deep"),
         ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", "Enter a valid JSON."),
         ('{"seed": ' + "9" * 5000 + "}", "Enter a valid JSON."),
+        ('{"stop": ["\\ud800"]}', "lone surrogate"),
+        ('{"\\udfff": 1}', "lone surrogate"),
+        ('{"user": "a\\u0000b"}', "NUL"),
     ],
 )
 def test_extra_params_that_no_model_server_reads_are_a_form_error(extra_params, error):

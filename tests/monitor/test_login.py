@@ -1,12 +1,18 @@
 """Logins: failures are counted per username and per address, and past a limit refused for a
 while, on the login page and the admin's alike."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.models import User
+from django.test import RequestFactory
 from django.urls import reverse
+
+from monitor.forms import LoginForm
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +85,28 @@ def test_the_admin_login_is_throttled_too(client, ops):
         log_in(client, "ops", "wrong", url="admin:login")
     response = log_in(client, "ops", PASSWORD, url="admin:login")
     assert REFUSED in response.text and not logged_in(client)
+
+
+def test_tries_sent_in_parallel_are_counted_before_their_passwords_are_checked(monkeypatch):
+    # The password check is slow (a real hasher); ten tries at once must not all reach it while
+    # none has been counted yet.
+    checked = []
+
+    def slow_check(request, **credentials):
+        checked.append(credentials["username"])
+        time.sleep(0.2)
+        return None
+
+    monkeypatch.setattr(auth_forms, "authenticate", slow_check)
+    request = RequestFactory().post("/login/", REMOTE_ADDR="192.0.2.7")
+
+    def try_once() -> None:
+        form = LoginForm(request, data={"username": "ops", "password": "guess"})
+        assert not form.is_valid()
+
+    threads = [threading.Thread(target=try_once) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(checked) == 3

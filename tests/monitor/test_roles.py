@@ -180,16 +180,24 @@ def test_each_url_answers_the_caller_as_its_role_allows(caller, objects):
 
 
 @pytest.mark.parametrize("caller", CALLERS)
-def test_each_admin_page_answers_the_caller_as_its_role_allows(caller):
-    assert {str(model._meta) for model in admin.site._registry} == set(ADMIN_PAGES)
+def test_each_admin_page_answers_the_caller_as_its_role_allows(caller, objects):
+    registry = {str(model._meta): model for model in admin.site._registry}
+    assert set(registry) == set(ADMIN_PAGES)
     client = client_for(caller)
     # Django's admin sends anyone who may not enter it at all (not staff) to its own login.
     login_url = reverse("admin:login")
     wrong = []
     for model_name, pages in ADMIN_PAGES.items():
         app_label, model = model_name.split(".")
-        for action, needed in (("changelist", pages.view), ("add", pages.add)):
-            url = reverse(f"admin:{app_label}_{model}_{action}")
+        first = registry[model_name].objects.order_by("pk").first()
+        # A change page shows a user who may only view the object a read-only form.
+        change = [("change", pages.view, [first.pk])] if first is not None else []
+        for action, needed, args in [
+            ("changelist", pages.view, []),
+            ("add", pages.add, []),
+            *change,
+        ]:
+            url = reverse(f"admin:{app_label}_{model}_{action}", args=args)
             got = outcome(client.get(url), "GET", login_url)
             want = "sent to log in" if caller in (ANONYMOUS, NO_ROLE) else expected(caller, needed)
             if got != want:
