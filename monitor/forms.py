@@ -12,7 +12,15 @@ from django.utils import timezone
 
 from evaluators import METRIC_KEYS
 from monitor.clients.openai_compatible import UNSTORABLE_CHARACTERS
-from monitor.models import AlertRule, AlertState, Endpoint, PromptSet, RuleKind, Severity
+from monitor.models import (
+    AlertRule,
+    AlertState,
+    Endpoint,
+    PromptSet,
+    RuleKind,
+    Severity,
+    validate_one_line,
+)
 from monitor.selectors.compare import COMPARE_BY
 from monitor.services import logins
 from monitor.services.endpoints import save_endpoint
@@ -163,7 +171,9 @@ class EndpointForm(forms.ModelForm):
 
 
 class PromptSetUploadForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="A new name creates a set.")
+    name = forms.CharField(
+        max_length=100, validators=[validate_one_line], help_text="A new name creates a set."
+    )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     file = forms.FileField(
         help_text="JSONL (one JSON object a line) or CSV with a header row: "

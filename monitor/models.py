@@ -38,7 +38,10 @@ class PromptSet(models.Model):
     """A named set of prompts. Its content lives in numbered, immutable versions."""
 
     name = models.CharField(
-        max_length=100, unique=True, help_text="Shown wherever the set is used."
+        max_length=100,
+        unique=True,
+        validators=[validate_one_line],
+        help_text="Shown wherever the set is used.",
     )
     description = models.TextField(blank=True, help_text="What the set probes, and its source.")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -233,3 +233,14 @@ class GuardedTransport(httpx.HTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=_GuardedBackend(policy),
         )
+
+
+def read_up_to(response: httpx.Response, limit: int) -> bytes:
+    """The body until it ends or passes ``limit`` bytes (decoded: a small compressed body that
+    inflates past the limit stops there too)."""
+    content = bytearray()
+    for chunk in response.iter_bytes():
+        content += chunk
+        if len(content) > limit:
+            break
+    return bytes(content)

@@ -307,11 +307,11 @@ class OpenAICompatibleClient:
         """The reply, or the start of an error's body; a reply over ``max_reply_bytes`` is a
         failure, found out without reading more than one chunk past the limit."""
         if response.status_code != 200:
-            return _read_up_to(response, ERROR_BODY_BYTES)[:ERROR_BODY_BYTES]
+            return egress.read_up_to(response, ERROR_BODY_BYTES)[:ERROR_BODY_BYTES]
         limit = self.max_reply_bytes
         declared = response.headers.get("Content-Length", "")
         if not (declared.isdigit() and int(declared) > limit):
-            content = _read_up_to(response, limit)
+            content = egress.read_up_to(response, limit)
             if len(content) <= limit:
                 return content
         raise AttemptFailedError(
@@ -360,16 +360,6 @@ class OpenAICompatibleClient:
             "prompt_tokens": _count(usage.get("prompt_tokens")),
             "completion_tokens": _count(usage.get("completion_tokens")),
         }
-
-
-def _read_up_to(response: httpx.Response, limit: int) -> bytes:
-    """The body until it ends or passes ``limit`` bytes."""
-    content = bytearray()
-    for chunk in response.iter_bytes():
-        content += chunk
-        if len(content) > limit:
-            break
-    return bytes(content)
 
 
 def _decoded(content: bytes, encoding: str | None) -> str:

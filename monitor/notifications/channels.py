@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
 from monitor.clients import egress
+from monitor.clients.openai_compatible import storable_text
 from monitor.models import Channel, ChannelKind
 from monitor.notifications.message import CHART_CID, Message
 
@@ -60,6 +61,9 @@ class EmailTransport:
             raise TransientDeliveryError(f"{type(exc).__name__}: {exc}") from exc
 
 
+WEBHOOK_ERROR_CHARS = 200
+
+
 class WebhookTransport:
     """The message's payload as a JSON POST to the channel's URL, under the egress policy that
     model requests go by: a webhook is a URL a user typed, as a base URL is."""
@@ -71,18 +75,26 @@ class WebhookTransport:
             with (
                 httpx.Client(transport=transport, timeout=timeout) as client,
                 egress.deadline(timeout),
+                client.stream(
+                    "POST",
+                    channel.target,
+                    json=message.payload,
+                    headers={"User-Agent": "Tailwatch"},
+                ) as response,
             ):
-                response = client.post(
-                    channel.target, json=message.payload, headers={"User-Agent": "Tailwatch"}
-                )
+                # Only an error's first words are kept; a receiver cannot make us read more.
+                start = egress.read_up_to(response, WEBHOOK_ERROR_CHARS)
         except egress.EgressRefusedError as exc:
             raise PermanentDeliveryError(str(exc)) from exc
         except httpx.HTTPError as exc:
             raise TransientDeliveryError(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code < 400:
+            return
+        text = start[:WEBHOOK_ERROR_CHARS].decode("utf-8", "replace")
+        detail = storable_text(f"HTTP {response.status_code}: {text}")
         if response.status_code == 429 or response.status_code >= 500:
-            raise TransientDeliveryError(f"HTTP {response.status_code}: {response.text[:200]}")
-        if response.status_code >= 400:
-            raise PermanentDeliveryError(f"HTTP {response.status_code}: {response.text[:200]}")
+            raise TransientDeliveryError(detail)
+        raise PermanentDeliveryError(detail)
 
 
 TRANSPORTS: dict[str, Transport] = {

@@ -1,15 +1,18 @@
 """Notifications: every kind of channel has a transport, failures are retried only when worth
 it, and what a lost message or a dead worker left behind is put right."""
 
+import gzip
 import socket
 from datetime import timedelta
 
 import httpx
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from monitor.clients import egress
+from monitor.forms import PromptSetUploadForm
 from monitor.models import (
     Alert,
     AlertEvent,
@@ -21,6 +24,7 @@ from monitor.models import (
     EventKind,
     Notification,
     NotificationStatus,
+    PromptSet,
     RuleKind,
 )
 from monitor.notifications import delivery
@@ -38,10 +42,10 @@ HOOK = "http://127.0.0.1:9/hook"
 TO = "ops@example.org"
 
 
-def answer(monkeypatch, status: int, text: str = "") -> None:
-    monkeypatch.setattr(
-        httpx.Client, "post", lambda *args, **kwargs: httpx.Response(status, text=text)
-    )
+def answer(monkeypatch, status: int, text: str | bytes = "", **response) -> None:
+    """Every webhook receiver answers ``status`` with ``text``."""
+    reply = httpx.MockTransport(lambda request: httpx.Response(status, content=text, **response))
+    monkeypatch.setattr(egress, "GuardedTransport", lambda policy, limits: reply)
 
 
 def test_every_kind_of_channel_has_a_transport():
@@ -85,6 +89,15 @@ def test_a_webhook_whose_name_resolves_to_a_metadata_address_is_never_sent(monke
     channel = Channel(name="hook", kind=ChannelKind.WEBHOOK, target="http://hooks.example/x")
     with pytest.raises(PermanentDeliveryError, match=r"resolves to 169\.254\.169\.254"):
         TRANSPORTS[channel.kind].send(channel, channel_test_message(channel))
+
+
+def test_a_webhook_receivers_reply_is_read_no_further_than_its_first_words(monkeypatch):
+    bomb = gzip.compress(b"\x00" * 50_000_000)  # 50 MB inflated from about 50 KB
+    answer(monkeypatch, 500, bomb, headers={"Content-Encoding": "gzip"})
+    channel = Channel(name="hook", kind=ChannelKind.WEBHOOK, target=HOOK)
+    with pytest.raises(TransientDeliveryError) as failure:
+        TRANSPORTS[channel.kind].send(channel, channel_test_message(channel))
+    assert len(str(failure.value)) < 250 and "\x00" not in str(failure.value)
 
 
 def test_a_transient_failure_is_retried_until_the_tries_run_out(settings, monkeypatch):
@@ -148,11 +161,21 @@ def test_a_test_notification_escapes_the_channel_name_in_html_and_slack():
     assert "&lt;!channel&gt;" in message.payload["text"]
 
 
-@pytest.mark.parametrize("model", [Endpoint, Channel, AlertRule])
-@pytest.mark.parametrize("name", ["ops\r\nBcc: all@example.org", "ops\nrun", "ops\u2028x"])
+@pytest.mark.parametrize("model", [Endpoint, Channel, AlertRule, PromptSet])
+@pytest.mark.parametrize(
+    "name", ["ops\r\nBcc: all@example.org", "ops\nrun", "ops\u2028x", "ops\x1b[31m\x07"]
+)
 def test_a_name_of_more_than_one_line_is_refused(model, name):
     with pytest.raises(ValidationError, match="one line of text"):
         model._meta.get_field("name").run_validators(name)
+
+
+def test_an_uploaded_prompt_set_is_named_in_one_line():
+    form = PromptSetUploadForm(
+        data={"name": "probes\r\nInjected"},
+        files={"file": SimpleUploadedFile("p.jsonl", b'{"text": "hi"}')},
+    )
+    assert not form.is_valid() and "one line of text" in str(form.errors["name"])
 
 
 def test_a_line_break_in_an_older_channel_name_does_not_block_its_email(mailoutbox):
