@@ -153,6 +153,8 @@ def test_connections_send_small_writes_at_once(fake_llm):
     # for the server's delayed acknowledgement of the headers on every reused connection.
     transport = egress.GuardedTransport(SELF_HOSTED, httpx.Limits())
     with httpx.Client(transport=transport) as http:
-        response = http.post(f"{fake_llm.url}/chat/completions", json={"messages": [{"content": "hi"}]})
+        response = http.post(
+            f"{fake_llm.url}/chat/completions", json={"messages": [{"content": "hi"}]}
+        )
         sock = response.extensions["network_stream"].get_extra_info("socket")
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
