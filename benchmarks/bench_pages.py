@@ -145,6 +145,9 @@ def generate() -> None:
                     finished,
                     "",
                     finished,
+                    False,
+                    "",
+                    0,
                 )
             )
             for metric, level in levels.items():
@@ -177,6 +180,9 @@ def generate() -> None:
                 "scored_at",
                 "score_error",
                 "alerts_evaluated_at",
+                "awaits_baseline",
+                "stage_error",
+                "stage_requeues",
             ],
             runs,
         )

@@ -270,23 +270,30 @@ def _sample_missing_slots(run: Run, token: str, client: OpenAICompatibleClient) 
             # Waking up at least every renew_every keeps the lease fresh even while every request
             # in flight is stuck waiting out a slow endpoint.
             done, _ = wait(pending, timeout=renew_every, return_when=FIRST_COMPLETED)
-            for future in done:
-                prompt, index = pending.pop(future)
-                outcome = _outcome(future)
-                record_sample(run, prompt, index, outcome)
+            finished = [(*pending.pop(future), _outcome(future)) for future in done]
+            for _, _, outcome in finished:
                 if isinstance(outcome, Completion):
                     successes, failures_in_a_row = successes + 1, 0
                 else:
                     failures_in_a_row, last_failure = failures_in_a_row + 1, outcome
+            stop = ""
             # Renewing counts the run's samples: once a second is often enough for the progress
             # figure, and keeps that query off every single completion of a fast endpoint.
             if time.monotonic() - last_renewal >= PROGRESS_EVERY_SECONDS:
-                if not _renew_lease(run, token):
-                    return _LEASE_LOST
-                last_renewal = time.monotonic()
-            if successes == 0 and failures_in_a_row >= UNREACHABLE_AFTER_FAILURES:
-                return f"endpoint unreachable: {last_failure.message}"
-            top_up()
+                if _renew_lease(run, token):
+                    last_renewal = time.monotonic()
+                else:
+                    stop = _LEASE_LOST
+            if not stop and successes == 0 and failures_in_a_row >= UNREACHABLE_AFTER_FAILURES:
+                stop = f"endpoint unreachable: {last_failure.message}"
+            if not stop:
+                # The next requests go out before these samples are written, so the endpoint
+                # does not sit idle while the database works.
+                top_up()
+            for prompt, index, outcome in finished:
+                record_sample(run, prompt, index, outcome)
+            if stop:
+                return stop
     return ""
 
 

@@ -146,3 +146,15 @@ def test_httpx_errors_name_no_credentials():
         "http://model.example/v1", SELF_HOSTED, transport=httpx.MockTransport(handler)
     ).complete("hi")
     assert result.kind == "connection error" and "hunter2" not in result.message
+
+
+def test_connections_send_small_writes_at_once(fake_llm):
+    # A request is written as headers then body: with Nagle's algorithm on, the body would wait
+    # for the server's delayed acknowledgement of the headers on every reused connection.
+    transport = egress.GuardedTransport(SELF_HOSTED, httpx.Limits())
+    with httpx.Client(transport=transport) as http:
+        response = http.post(
+            f"{fake_llm.url}/chat/completions", json={"messages": [{"content": "hi"}]}
+        )
+        sock = response.extensions["network_stream"].get_extra_info("socket")
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)

@@ -1,5 +1,6 @@
 """Sampling a run in-process against the fake server: statuses, failures, resume and leases."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -61,6 +62,24 @@ def test_some_failed_samples_make_a_partial_run_with_an_error_summary(fake_llm):
     assert "malformed response" in run.error_summary and "HTTP 400" in run.error_summary
     malformed = Sample.objects.get(run=run, error_kind="malformed response")
     assert "not JSON" in malformed.error and malformed.text == ""
+
+
+def test_the_next_requests_go_out_before_the_finished_ones_are_written(fake_llm, monkeypatch):
+    # Writing a sample waits for the database: the endpoint must not sit idle meanwhile.
+    record_sample = sampling.record_sample
+    requests_sent_while_writing = []
+
+    def record_once_more_are_sent(run, prompt, index, outcome):
+        waited = time.monotonic() + 5
+        while fake_llm.behaviour.requests <= 2 and time.monotonic() < waited:
+            time.sleep(0.01)
+        requests_sent_while_writing.append(fake_llm.behaviour.requests)
+        return record_sample(run, prompt, index, outcome)
+
+    monkeypatch.setattr(sampling, "record_sample", record_once_more_are_sent)
+    run = sampling.sample_run(sampling.start_run(make_endpoint(fake_llm.url, concurrency=2)).pk)
+    assert run.status == RunStatus.SUCCEEDED and fake_llm.behaviour.requests == 6
+    assert requests_sent_while_writing[0] > 2
 
 
 def test_an_unreachable_endpoint_fails_the_run_with_the_reason(unused_port):

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor.models import MetricPoint, Run
-from monitor.selectors.series import metric_series
+from monitor.selectors.series import SeriesPoint, metric_chart, metric_series
 from tests.factories import make_endpoint
 
 pytestmark = pytest.mark.django_db
@@ -68,3 +68,23 @@ def test_a_time_range_limits_the_series(endpoint):
     add_points(endpoint, [0.1, 0.2, 0.3, 0.4], step=timedelta(days=1))
     series = metric_series(endpoint, "distinct_2", start=START + timedelta(days=1, hours=1))
     assert [p.value for p in series] == [0.3, 0.4]
+
+
+def test_each_bucket_holds_the_mean_min_and_max_of_its_points(endpoint):
+    # Four points an hour apart, then four more: with room for two points, a bucket each.
+    values = [0.2, 0.8, 0.4, 0.6, 0.1, 0.3, 0.5, 0.9]
+    add_points(endpoint, values, step=timedelta(hours=1))
+    series = metric_series(endpoint, "distinct_2", max_points=2)
+    assert [(p.count, p.low, p.high) for p in series] == [(4, 0.2, 0.8), (4, 0.1, 0.9)]
+    assert [p.value for p in series] == [pytest.approx(0.5), pytest.approx(0.45)]
+    # Each bucket is drawn at its middle: 7 hours and a second span the grid, 4 hours each.
+    width = (7 * 3600 + 1 + 1) // 2
+    start = int(START.timestamp())
+    assert [p.time for p in series] == [start + width // 2, start + width + width // 2]
+
+
+def test_a_chart_gets_its_values_to_four_significant_digits():
+    points = [SeriesPoint(0, 0.123456789, 0.1000004, None, 1), SeriesPoint(60, 12345.678, 2, 3, 1)]
+    series = metric_chart("distinct_2", [("model-a", points)], [])["series"][0]
+    assert series["v"] == [0.1235, 12350.0]
+    assert series["lo"] == [0.1, 2.0] and series["hi"] == [None, 3.0]
