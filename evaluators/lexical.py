@@ -10,11 +10,12 @@ import gzip
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 from scipy import sparse
 
-from evaluators.tokenize import tokenize
+from evaluators.tokenize import TokenIds, token_ids
 
 MAX_ORDER = 4
 PHRASE_LENGTH = 4
@@ -32,6 +33,8 @@ class NgramOrder:
     cols: np.ndarray
     counts: np.ndarray
     n_ids: int
+    """The number of distinct n-grams (ids run from 0 to ``n_ids - 1``, each one used), or 1
+    when there is none, so that it can always be a base for keys."""
 
 
 @dataclass(frozen=True)
@@ -51,23 +54,27 @@ class NgramTable:
 
     @classmethod
     def build(cls, token_lists: Sequence[Sequence[str]], max_n: int = MAX_ORDER) -> "NgramTable":
+        """Count every n-gram of already tokenised outputs (see :meth:`of_tokens`)."""
+        vocabulary: dict[str, int] = {}
+        ids = [
+            vocabulary.setdefault(token, len(vocabulary))
+            for token in chain.from_iterable(token_lists)
+        ]
+        lengths = [len(tokens) for tokens in token_lists]
+        tokens = TokenIds(
+            np.array(ids, dtype=np.int64), np.array(lengths, dtype=np.int64), len(vocabulary)
+        )
+        return cls.of_tokens(tokens, max_n)
+
+    @classmethod
+    def of_tokens(cls, tokens: TokenIds, max_n: int = MAX_ORDER) -> "NgramTable":
         """Count every n-gram of every output, numbering n-grams by integer ids.
 
         N-grams never cross output boundaries. Ids are built order by order: the id of an
         n-gram is the rank of the pair (id of its first n-1 tokens, id of its last token), so
         the whole table costs a few sorts of integer arrays.
         """
-        lengths = np.array([len(tokens) for tokens in token_lists], dtype=np.int64)
-        vocabulary: dict[str, int] = {}
-        flat = np.array(
-            [
-                vocabulary.setdefault(token, len(vocabulary))
-                for tokens in token_lists
-                for token in tokens
-            ],
-            dtype=np.int64,
-        )
-        n_types = max(len(vocabulary), 1)
+        lengths, flat, n_types = tokens.lengths, tokens.ids, max(tokens.n_types, 1)
         output_of_position = np.repeat(np.arange(len(lengths)), lengths)
         tokens_left = np.cumsum(lengths)[output_of_position] - np.arange(len(flat))
         orders = []
@@ -113,7 +120,7 @@ def _ranks(values: np.ndarray) -> tuple[np.ndarray, int]:
 
 def ngram_table_of_texts(texts: Sequence[str], max_n: int = MAX_ORDER) -> NgramTable:
     """Tokenise ``texts`` and build their :class:`NgramTable`."""
-    return NgramTable.build([tokenize(text) for text in texts], max_n)
+    return NgramTable.of_tokens(token_ids(texts), max_n)
 
 
 def distinct_counts(
@@ -159,11 +166,11 @@ def distinct_n(texts: Sequence[str], n: int) -> float:
 
 
 def distinct(table: NgramTable, n: int) -> float:
-    """Distinct-n of all the outputs of ``table`` together (see :func:`distinct_n`)."""
-    unique, total = distinct_counts(
-        table, n, np.zeros(table.n_outputs, dtype=np.int64), np.ones((1, 1), dtype=bool)
-    )
-    return float(unique[0] / total[0]) if total[0] else 0.0
+    """Distinct-n of all the outputs of ``table`` together (see :func:`distinct_n`): the
+    table's ids number exactly its distinct n-grams."""
+    order = table.order(n)
+    total = int(order.counts.sum())
+    return order.n_ids / total if total else 0.0
 
 
 def repetition_per_output(table: NgramTable, n: int = PHRASE_LENGTH) -> np.ndarray:

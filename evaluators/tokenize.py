@@ -15,16 +15,25 @@ tokens are the same; most of the matching is skipped.
 """
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 TOKEN_PATTERN = r"\w+(?:['\u2019]\w+)*|[^\w\s]+"
 _TOKEN_RE = re.compile(TOKEN_PATTERN)
 _LETTER_RE = re.compile(r"[^\W\d_]")
 
 
+def _pieces(text: str) -> list[str]:
+    """The case-folded text cut at whitespace."""
+    return text.casefold().replace("\u2019", "'").split()
+
+
 def tokenize(text: str) -> list[str]:
     """Split ``text`` into case-folded word and punctuation tokens (see the module docstring)."""
     tokens = []
-    for piece in text.casefold().replace("\u2019", "'").split():
+    for piece in _pieces(text):
         if piece.isalnum():
             tokens.append(piece)
         else:
@@ -36,3 +45,35 @@ def is_word(token: str) -> bool:
     """Whether a token is a word, i.e. contains at least one letter (numbers and punctuation
     are not words)."""
     return _LETTER_RE.search(token) is not None
+
+
+@dataclass(frozen=True)
+class TokenIds:
+    """The tokens of a batch of texts, end to end, each as the number of its type (types are
+    numbered 0, 1, ... in order of first occurrence): text ``i`` holds the next ``lengths[i]``
+    entries of ``ids``."""
+
+    ids: np.ndarray
+    lengths: np.ndarray
+    n_types: int
+
+
+def token_ids(texts: Sequence[str]) -> TokenIds:
+    """The tokens of every text (as :func:`tokenize` splits them), numbered. One pass numbers
+    each token while it is fresh, which costs a third of tokenising first and numbering the
+    token lists after."""
+    types: dict[str, int] = {}
+    number = types.setdefault
+    ids: list[int] = []
+    add = ids.append
+    lengths = []
+    for text in texts:
+        before = len(ids)
+        for piece in _pieces(text):
+            if piece.isalnum():
+                add(number(piece, len(types)))
+            else:
+                for token in _TOKEN_RE.findall(piece):
+                    add(number(token, len(types)))
+        lengths.append(len(ids) - before)
+    return TokenIds(np.array(ids, dtype=np.int64), np.array(lengths, dtype=np.int64), len(types))
