@@ -1,11 +1,13 @@
 """Lexical metrics from raw text: distinct-1..4, rep-4 and phrase repetition against naive loops.
 
 On the shared synthetic batch (``bench_evaluators.synthetic_batch``: 2,500 outputs, ~200,000
-tokens), from the list of output strings to the values, tokenisation included, the way the
-report computes them: one :class:`~evaluators.lexical.NgramTable` per batch, then each metric from
-it. The reference is the plain way to write the same metrics: tokenise each text with
-:func:`evaluators.tokenize.tokenize`, then a ``collections.Counter`` of n-gram tuples per order
-(distinct-n) or per output (repetition). Both give the same values, checked here.
+tokens), from the list of output strings to the values, tokenisation included, as
+``distinct_n``, ``repetition`` and ``phrase_repetition`` compute them, sharing one
+:class:`~evaluators.lexical.NgramTable` per batch as the report does. The reference is the plain
+way to write the same metrics: tokenise each text with :func:`evaluators.tokenize.tokenize` (the
+same tokeniser, so its own speed-up helps the reference too), then a ``collections.Counter`` of
+n-gram tuples per order (distinct-n) or per output (repetition). Both give the same values,
+checked here.
 """
 
 import math

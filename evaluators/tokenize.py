@@ -15,6 +15,7 @@ tokens are the same; most of the matching is skipped.
 """
 
 import re
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -62,18 +63,17 @@ def token_ids(texts: Sequence[str]) -> TokenIds:
     """The tokens of every text (as :func:`tokenize` splits them), numbered. One pass numbers
     each token while it is fresh, which costs a third of tokenising first and numbering the
     token lists after."""
-    types: dict[str, int] = {}
-    number = types.setdefault
+    types: defaultdict[str, int] = defaultdict()
+    types.default_factory = types.__len__  # a new type gets the next number
+    number = types.__getitem__
     ids: list[int] = []
-    add = ids.append
     lengths = []
     for text in texts:
         before = len(ids)
         for piece in _pieces(text):
             if piece.isalnum():
-                add(number(piece, len(types)))
+                ids.append(number(piece))
             else:
-                for token in _TOKEN_RE.findall(piece):
-                    add(number(token, len(types)))
+                ids.extend(map(number, _TOKEN_RE.findall(piece)))
         lengths.append(len(ids) - before)
     return TokenIds(np.array(ids, dtype=np.int64), np.array(lengths, dtype=np.int64), len(types))
