@@ -10,11 +10,12 @@ import gzip
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 from scipy import sparse
 
-from evaluators.tokenize import tokenize
+from evaluators.tokenize import TokenIds, token_ids
 
 MAX_ORDER = 4
 PHRASE_LENGTH = 4
@@ -32,6 +33,8 @@ class NgramOrder:
     cols: np.ndarray
     counts: np.ndarray
     n_ids: int
+    """The number of distinct n-grams (ids run from 0 to ``n_ids - 1``, each one used), or 1
+    when there is none, so that it can always be a base for keys."""
 
 
 @dataclass(frozen=True)
@@ -51,45 +54,73 @@ class NgramTable:
 
     @classmethod
     def build(cls, token_lists: Sequence[Sequence[str]], max_n: int = MAX_ORDER) -> "NgramTable":
+        """Count every n-gram of already tokenised outputs (see :meth:`of_tokens`)."""
+        vocabulary: dict[str, int] = {}
+        ids = [
+            vocabulary.setdefault(token, len(vocabulary))
+            for token in chain.from_iterable(token_lists)
+        ]
+        lengths = [len(tokens) for tokens in token_lists]
+        tokens = TokenIds(
+            np.array(ids, dtype=np.int64), np.array(lengths, dtype=np.int64), len(vocabulary)
+        )
+        return cls.of_tokens(tokens, max_n)
+
+    @classmethod
+    def of_tokens(cls, tokens: TokenIds, max_n: int = MAX_ORDER) -> "NgramTable":
         """Count every n-gram of every output, numbering n-grams by integer ids.
 
         N-grams never cross output boundaries. Ids are built order by order: the id of an
-        n-gram is the compacted pair (id of its first n-1 tokens, id of its last token), so
+        n-gram is the rank of the pair (id of its first n-1 tokens, id of its last token), so
         the whole table costs a few sorts of integer arrays.
         """
-        lengths = np.array([len(tokens) for tokens in token_lists], dtype=np.int64)
-        vocabulary: dict[str, int] = {}
-        flat = np.array(
-            [
-                vocabulary.setdefault(token, len(vocabulary))
-                for tokens in token_lists
-                for token in tokens
-            ],
-            dtype=np.int64,
-        )
+        lengths, flat, n_types = tokens.lengths, tokens.ids, max(tokens.n_types, 1)
         output_of_position = np.repeat(np.arange(len(lengths)), lengths)
-        starts = np.cumsum(lengths) - lengths
-        remaining = lengths[output_of_position] - (
-            np.arange(len(flat)) - starts[output_of_position]
-        )
+        tokens_left = np.cumsum(lengths)[output_of_position] - np.arange(len(flat))
         orders = []
-        ids, n_ids = flat, max(len(vocabulary), 1)
+        ids, n_ids = flat, n_types
         for n in range(1, max_n + 1):
+            starts = np.flatnonzero(tokens_left >= n)
             if n > 1:
-                keys = ids[:-1] * len(vocabulary) + flat[n - 1 :]
-                unique_keys, ids = np.unique(keys, return_inverse=True)
-                n_ids = max(len(unique_keys), 1)
-            valid = remaining[: len(ids)] >= n
-            pair_keys, counts = np.unique(
-                output_of_position[: len(ids)][valid] * n_ids + ids[valid], return_counts=True
-            )
+                # Positions where no n-gram starts keep id 0: no longer n-gram starts there.
+                ranks, n_ids = _ranks(ids[starts] * n_types + flat[starts + n - 1])
+                ids = np.zeros(len(flat), dtype=np.int64)
+                ids[starts] = ranks
+            pair_keys, counts = _sorted_counts(output_of_position[starts] * n_ids + ids[starts])
             orders.append(NgramOrder(n, pair_keys // n_ids, pair_keys % n_ids, counts, n_ids))
         return cls(lengths, tuple(orders))
 
 
+def _run_starts(ordered: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of a sorted array begins."""
+    starts = np.empty(len(ordered), dtype=bool)
+    starts[:1] = True
+    starts[1:] = ordered[1:] != ordered[:-1]
+    return starts
+
+
+def _sorted_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values, ascending, and how often each occurs: ``np.unique(values,
+    return_counts=True)``, always by sorting (numpy 2.3+ takes a hash path for some calls of
+    ``np.unique`` that costs microseconds per distinct value)."""
+    ordered = np.sort(values)
+    first = np.flatnonzero(_run_starts(ordered))
+    return ordered[first], np.diff(first, append=len(ordered))
+
+
+def _ranks(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """The rank of each value among the distinct values (0 for the smallest), and how many
+    distinct values there are (at least 1, so that it can be a base for keys)."""
+    order = np.argsort(values)
+    new = _run_starts(values[order])
+    ranks = np.empty(len(values), dtype=np.int64)
+    ranks[order] = np.cumsum(new) - 1
+    return ranks, max(int(new.sum()), 1)
+
+
 def ngram_table_of_texts(texts: Sequence[str], max_n: int = MAX_ORDER) -> NgramTable:
     """Tokenise ``texts`` and build their :class:`NgramTable`."""
-    return NgramTable.build([tokenize(text) for text in texts], max_n)
+    return NgramTable.of_tokens(token_ids(texts), max_n)
 
 
 def distinct_counts(
@@ -108,15 +139,15 @@ def distinct_counts(
     n_groups = masks.shape[1]
     entry_groups = groups[order.rows]
     totals = np.bincount(entry_groups, weights=order.counts, minlength=n_groups)
-    present = np.unique(entry_groups * order.n_ids + order.cols)
+    present, _ = _sorted_counts(entry_groups * order.n_ids + order.cols)
     present_groups, present_cols = present // order.n_ids, present % order.n_ids
     groups_per_ngram = np.bincount(present_cols, minlength=order.n_ids)
     only_here = groups_per_ngram[present_cols] == 1
     unique_only_here = np.bincount(present_groups[only_here], minlength=n_groups)
-    shared_ids, shared_cols = np.unique(present_cols[~only_here], return_inverse=True)
+    shared_cols, n_shared = _ranks(present_cols[~only_here])
     shared = sparse.csr_matrix(
         (np.ones(len(shared_cols)), (present_groups[~only_here], shared_cols)),
-        shape=(n_groups, len(shared_ids)),
+        shape=(n_groups, n_shared),
     )
     unique_shared = np.concatenate(
         [
@@ -131,11 +162,15 @@ def distinct_n(texts: Sequence[str], n: int) -> float:
     """Distinct-n (Li et al., 2016, "A Diversity-Promoting Objective Function for Neural
     Conversation Models"): the number of unique n-grams divided by the total number of n-grams
     over all ``texts`` together. A batch with no n-gram at all scores 0 (nothing distinct)."""
-    table = ngram_table_of_texts(texts, n)
-    unique, total = distinct_counts(
-        table, n, np.zeros(len(texts), dtype=np.int64), np.ones((1, 1), dtype=bool)
-    )
-    return float(unique[0] / total[0]) if total[0] else 0.0
+    return distinct(ngram_table_of_texts(texts, n), n)
+
+
+def distinct(table: NgramTable, n: int) -> float:
+    """Distinct-n of all the outputs of ``table`` together (see :func:`distinct_n`): the
+    table's ids number exactly its distinct n-grams."""
+    order = table.order(n)
+    total = int(order.counts.sum())
+    return order.n_ids / total if total else 0.0
 
 
 def repetition_per_output(table: NgramTable, n: int = PHRASE_LENGTH) -> np.ndarray:
@@ -175,7 +210,7 @@ def phrase_repetition_share(
     outputs_with = np.bincount(order.cols[kept_entries], minlength=order.n_ids)
     threshold = max(2, math.ceil(min_share * n_kept))
     repeated = kept_entries & (outputs_with[order.cols] >= threshold)
-    return len(np.unique(order.rows[repeated])) / n_kept
+    return np.count_nonzero(np.bincount(order.rows[repeated], minlength=table.n_outputs)) / n_kept
 
 
 def phrase_repetition(
