@@ -154,12 +154,12 @@ def jackknife_p_value(
         standard_error = jackknife_standard_error(candidate_replicates - baseline_replicates)
         degrees = np.isfinite(candidate_replicates - baseline_replicates).sum() - 1
     else:
-        errors = [jackknife_standard_error(baseline_replicates)]
-        errors.append(jackknife_standard_error(candidate_replicates))
+        replicates = (baseline_replicates, candidate_replicates)
+        errors = [jackknife_standard_error(values) for values in replicates]
         if None in errors:
             return 1.0
         variances = [error**2 for error in errors]
-        groups = [np.isfinite(baseline_replicates).sum(), np.isfinite(candidate_replicates).sum()]
+        groups = [np.isfinite(values).sum() for values in replicates]
         standard_error = float(np.sqrt(sum(variances)))
         spread = sum(v**2 / (g - 1) for v, g in zip(variances, groups, strict=True))
         degrees = sum(variances) ** 2 / spread if spread > 0 else min(groups) - 1
