@@ -13,7 +13,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks.targets import render
 
-MODULES = ("bench_evaluators", "bench_lexical", "bench_pages", "bench_sampling")
+MODULES = (
+    "bench_evaluators",
+    "bench_lexical",
+    "bench_compare",
+    "bench_pages",
+    "bench_sampling",
+)
 
 
 def main() -> None:

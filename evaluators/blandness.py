@@ -12,8 +12,7 @@ against itself is 0. Components cover word choice (distinct-2, the rarefied coun
 of all word types, mean Zipf), repetition (rep-4) and meaning (embedding diversity within and
 across prompts), so no single family dominates. Self-BLEU and the compression ratio are left
 out: they move with distinct-n (both flagged the same generations of the project's recursive
-chain), and each re-reads every output on every permutation of the alert policy's test, which
-would make that test many times slower. Every
+chain), and neither has a cheap permutation, which the index's test needs. Every
 length-sensitive component is its length-matched form (:mod:`evaluators.length`), measured at
 the window shared with the reference, so answering at another length moves the index neither
 way.

@@ -131,6 +131,43 @@ def sequential_permutation_p_value(
     return (1 + exceedances) / (1 + seen)
 
 
+def jackknife_p_value(
+    observed: float,
+    baseline_replicates: np.ndarray,
+    candidate_replicates: np.ndarray,
+    paired: bool,
+) -> float:
+    """Two-sided p-value of candidate - baseline = ``observed`` against no change, from the
+    grouped-jackknife replicates of the statistic in each run: for statistics with no cheap
+    permutation.
+
+    Paired (row g of both runs leaves out the same prompts): the replicates of the difference,
+    d_g = candidate_g - baseline_g, give its standard error, with G - 1 degrees of freedom.
+    Unpaired: the two runs' standard errors add in quadrature, with Welch-Satterthwaite degrees
+    of freedom. The p-value is that of observed / se under Student's t. The jackknife estimate
+    of a variance is biased upward (Efron & Stein, 1981), which errs towards fewer false alarms;
+    1.0 when the spread cannot be told (fewer than two defined replicates).
+    """
+    if not np.isfinite(observed):
+        return 1.0
+    if paired:
+        standard_error = jackknife_standard_error(candidate_replicates - baseline_replicates)
+        degrees = np.isfinite(candidate_replicates - baseline_replicates).sum() - 1
+    else:
+        replicates = (baseline_replicates, candidate_replicates)
+        errors = [jackknife_standard_error(values) for values in replicates]
+        if None in errors:
+            return 1.0
+        variances = [error**2 for error in errors]
+        groups = [np.isfinite(values).sum() for values in replicates]
+        standard_error = float(np.sqrt(sum(variances)))
+        spread = sum(v**2 / (g - 1) for v, g in zip(variances, groups, strict=True))
+        degrees = sum(variances) ** 2 / spread if spread > 0 else min(groups) - 1
+    if standard_error is None or standard_error == 0:
+        return 1.0 if standard_error is None or observed == 0 else 0.0
+    return float(2 * scipy_stats.t.sf(abs(observed) / standard_error, degrees))
+
+
 def holm_adjust(p_values: np.ndarray) -> np.ndarray:
     """Holm's (1979) step-down adjustment: controls the family-wise error rate, i.e. the chance
     of flagging any metric when none truly differs, at the chosen level across all metrics.

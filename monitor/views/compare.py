@@ -47,7 +47,6 @@ def compare(request: HttpRequest) -> HttpResponse:
                 run_b=run_b,
                 tests_pending=tests is None,
                 metrics=compared_metrics(run_a, run_b, tests),
-                slow_metrics=sorted(comparison.SLOW_MATCHED_METRICS),
                 permutations=comparison.PAGE_PERMUTATIONS,
                 charts=overlaid_charts(run_a, run_b),
                 side_by_side=rows,

@@ -2,12 +2,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats as scipy_stats
 
 from evaluators.stats import (
     PermutationDesign,
     holm_adjust,
     jackknife_interval,
     jackknife_masks,
+    jackknife_p_value,
     sequential_permutation_p_value,
 )
 
@@ -42,6 +44,31 @@ def test_jackknife_interval_contains_its_estimate_within_bounds(estimate, replic
     low, high = jackknife_interval(estimate, np.array(replicates), bounds=(0.0, 1.0))
     if low is not None:
         assert 0.0 <= low <= estimate <= high <= 1.0
+
+
+def test_paired_jackknife_p_value_is_students_t_on_the_replicated_differences():
+    baseline = np.array([1.0, 1.2, 0.9, 1.1, 1.0])
+    candidate = baseline + np.array([0.5, 0.7, 0.4, 0.6, 0.3])
+    differences = candidate - baseline
+    standard_error = np.sqrt(4 / 5 * np.sum((differences - differences.mean()) ** 2))
+    expected = 2 * scipy_stats.t.sf(0.2 / standard_error, 4)
+    assert jackknife_p_value(0.2, baseline, candidate, paired=True) == pytest.approx(expected)
+
+
+def test_unpaired_jackknife_p_value_adds_variances_with_welch_degrees_of_freedom():
+    baseline, candidate = np.array([1.0, 1.4, 0.8, 1.2]), np.array([2.0, 2.1, 1.9, 2.0, 2.2, 1.8])
+    variances = [3 / 4 * np.sum((baseline - baseline.mean()) ** 2)]
+    variances.append(5 / 6 * np.sum((candidate - candidate.mean()) ** 2))
+    degrees = sum(variances) ** 2 / (variances[0] ** 2 / 3 + variances[1] ** 2 / 5)
+    expected = 2 * scipy_stats.t.sf(0.7 / np.sqrt(sum(variances)), degrees)
+    assert jackknife_p_value(-0.7, baseline, candidate, paired=False) == pytest.approx(expected)
+
+
+def test_jackknife_p_value_without_a_spread_to_tell_is_one():
+    one = np.array([1.0])
+    assert jackknife_p_value(0.3, one, one, paired=True) == 1.0
+    assert jackknife_p_value(0.3, one, np.array([1.0, 2.0]), paired=False) == 1.0
+    assert jackknife_p_value(float("nan"), np.ones(5), np.ones(5), paired=True) == 1.0
 
 
 def test_holm_by_hand():

@@ -22,6 +22,21 @@ def test_rarefied_presence_by_hand():
     assert math.isnan(vocabulary.rarefied_presence(np.array([[1, 1]]), sample=3)[0, 0])
 
 
+def test_rarefied_presence_is_the_hypergeometric_probability_for_every_row_and_type():
+    counts = np.random.default_rng(3).poisson(0.8, size=(30, 400)) * (1 + np.arange(400) % 7)
+    counts[4] = 0  # a row too short to rarefy
+    presence = vocabulary.rarefied_presence(counts, sample=50)
+    for row in range(30):
+        total = counts[row].sum()
+        if total < 50:
+            assert np.isnan(presence[row]).all()
+            continue
+        expected = [
+            1 - math.comb(total - count, 50) / math.comb(total, 50) for count in counts[row]
+        ]
+        assert presence[row] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
 def test_expected_types_by_hand():
     # "zyzzyva" is the one rare word; 2 types in 4 word tokens ("." is not a word), subsample 2.
     texts = ["the the.", "the zyzzyva"]

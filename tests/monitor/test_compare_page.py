@@ -14,10 +14,19 @@ def test_a_comparison_renders_at_once_and_its_test_is_served_then_cached(user_cl
     assert "In which country is the town of Tromso?" in page  # tail loss
 
     tests = user_client.get(reverse("compare-tests", args=[a.pk, b.pk])).json()["metrics"]
-    assert tests["distinct_2_matched"]["significant"] and "self_bleu_matched" not in tests
+    assert tests["distinct_2_matched"]["significant"]
     assert "distinct_2" not in tests  # the raw twin is shown, its length-matched one tested
     page = user_client.get(url).content.decode()
     assert "testing…" not in page and "★ p = " in page
+
+
+def test_the_page_tests_self_bleu_compression_and_the_blandness_index(user_client, family):
+    a, b = family.healthy_runs[-1], family.collapsed_runs[-1]
+    tests = user_client.get(reverse("compare-tests", args=[a.pk, b.pk])).json()["metrics"]
+    both = a.report["metrics"].keys() & b.report["metrics"].keys()
+    for key in ("self_bleu_matched", "compression_ratio_matched", "blandness_index"):
+        assert key in both and key in tests, key
+        assert 0 < tests[key]["p_value"] <= 1
 
 
 def test_a_comparison_that_cannot_be_made_says_why(user_client, family):
