@@ -341,7 +341,8 @@ class Endpoint(models.Model):
             value = os.environ.get(self.api_key_env)
             if value is None:
                 raise ApiKeyUnavailableError(
-                    f"environment variable {self.api_key_env} is not set on the worker"
+                    f"environment variable {self.api_key_env} is not set where Tailwatch runs "
+                    "(the web and worker processes)"
                 )
             return value
         if self.api_key_encrypted:

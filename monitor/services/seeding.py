@@ -133,7 +133,6 @@ def seed_lab_endpoints() -> list[Endpoint]:
                     # Later generations are compared with generation 0 of their arm, which runs
                     # first, so the overview shows each generation's losses from the start.
                     baseline_endpoint=first_generation,
-                    next_run_at=None if first_generation is None else now + LATER_GENERATIONS_DELAY,
                 )
             )
             first_generation = first_generation or endpoint
@@ -145,6 +144,11 @@ def seed_lab_endpoints() -> list[Endpoint]:
             DRIFTING_BACKFILLED_RUNS,
             now,
         )
+    )
+    # Counted from the end of seeding (minutes of backfilling), when the first runs can start.
+    later_generations = [endpoint.pk for endpoint in endpoints if endpoint.baseline_endpoint_id]
+    Endpoint.objects.filter(pk__in=later_generations).update(
+        next_run_at=timezone.now() + LATER_GENERATIONS_DELAY
     )
     # The worker trains what the endpoints will ask for, while the first runs (generation 0,
     # trained for the drifting endpoint's history) are sampled.

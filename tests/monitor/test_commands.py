@@ -33,6 +33,15 @@ def test_bootstrap_creates_a_login_and_the_lab_endpoints_once(
     settings.TAILWATCH_LAB_ENABLED = True
     monkeypatch.setattr(seeding, "served_lab", lambda: small_lab)
     monkeypatch.setattr(seeding, "DRIFTING_BACKFILLED_RUNS", 2)
+    backfill = seeding.seed_drifting_endpoint
+    ended = []
+
+    def slow_backfill(*args):
+        endpoint = backfill(*args)
+        ended.append(timezone.now())
+        return endpoint
+
+    monkeypatch.setattr(seeding, "seed_drifting_endpoint", slow_backfill)
     call_command("bootstrap")
     out = capsys.readouterr().out
     password = (tmp_path / "admin-password").read_text().strip()
@@ -56,7 +65,9 @@ def test_bootstrap_creates_a_login_and_the_lab_endpoints_once(
     # Generation 0 of each arm runs first and is the baseline of the later generations.
     first, later = lab[0], lab[1]
     assert first.next_run_at is None and first.baseline_endpoint is None
-    assert later.baseline_endpoint == first and later.next_run_at is not None
+    assert later.baseline_endpoint == first
+    # Their first runs wait from the end of seeding (the backfill takes minutes), not its start.
+    assert later.next_run_at >= ended[0] + seeding.LATER_GENERATIONS_DELAY
     assert {e.prompt_set.name for e in lab} == {LAB_PROMPT_SET_NAME, DRIFTING_PROMPT_SET_NAME}
     assert "Seeded the collapse lab: 11 endpoints" in out
     drifting = Endpoint.objects.get(model="lab-truncated-drift")
