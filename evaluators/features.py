@@ -183,8 +183,13 @@ def _within_prompt_embedding(
     distance, vendi = np.full(len(measured), np.nan), np.full(len(measured), np.nan)
     if unit is None:
         return distance, vendi
+    # The outputs of each prompt, in their order, as a slice of one stable sort: selecting them
+    # prompt by prompt with a comparison over all outputs would be quadratic in the batch.
+    by_prompt = np.argsort(prompt_of_output, kind="stable")
+    sizes = np.bincount(prompt_of_output, minlength=len(measured))
+    ends = np.cumsum(sizes)
     for prompt in np.flatnonzero(measured):
-        rows = unit[prompt_of_output == prompt]
+        rows = unit[by_prompt[ends[prompt] - sizes[prompt] : ends[prompt]]]
         if len(rows) >= 2:
             distance[prompt] = embedding.mean_pairwise_cosine_distance(rows)
             vendi[prompt] = embedding.vendi_score(rows)
