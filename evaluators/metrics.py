@@ -80,14 +80,9 @@ class RatioMetric:
         return self.denominator(features) > 0
 
     def per_prompt(self, features: Features) -> np.ndarray:
-        # Each prompt on its own: its sums are its own values, so no selection is needed.
         numerator, denominator = self.numerator(features), self.denominator(features)
-        return np.divide(
-            numerator,
-            denominator,
-            out=np.full(features.n_prompts, self.empty, dtype=float),
-            where=denominator > 0,
-        )
+        empty = np.full(features.n_prompts, self.empty, dtype=float)
+        return np.divide(numerator, denominator, out=empty, where=denominator > 0)
 
 
 def _each(function: Callable[[Features, np.ndarray], float]) -> Evaluate:
@@ -123,19 +118,9 @@ def _distinct(n: int) -> Evaluate:
 
 
 def _distinct_per_prompt(n: int) -> Callable[[Features], np.ndarray]:
-    """Distinct-n of each prompt's outputs on their own: its distinct (prompt, n-gram) pairs over
-    its n-grams. One sort of the batch's pairs, where the prompts as one-prompt selections would
-    cost a product of every shared n-gram with every prompt, quadratic in the batch."""
-
     def per_prompt(features: Features) -> np.ndarray:
-        order = features.table.order(n)
-        prompt_of_entry = features.prompt_of_output[order.rows]
-        totals = np.bincount(prompt_of_entry, weights=order.counts, minlength=features.n_prompts)
-        pairs = np.sort(prompt_of_entry * order.n_ids + order.cols)
-        first_of_pair = np.ones(len(pairs), dtype=bool)
-        first_of_pair[1:] = pairs[1:] != pairs[:-1]
-        unique = np.bincount(pairs[first_of_pair] // order.n_ids, minlength=features.n_prompts)
-        return np.divide(unique, totals, out=np.zeros(features.n_prompts), where=totals > 0)
+        unique, total = features.ngrams_per_prompt(n)
+        return np.divide(unique, total, out=np.zeros(features.n_prompts), where=total > 0)
 
     return per_prompt
 
