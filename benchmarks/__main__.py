@@ -13,7 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks.targets import render
 
-MODULES = ("bench_evaluators", "bench_pages")
+MODULES = ("bench_evaluators", "bench_pages", "bench_score")
 
 
 def main() -> None:
