@@ -16,6 +16,7 @@ from benchmarks.targets import render
 MODULES = (
     "bench_evaluators",
     "bench_lexical",
+    "bench_score",
     "bench_compare",
     "bench_pages",
     "bench_sampling",

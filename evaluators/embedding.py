@@ -14,7 +14,8 @@ from typing import Protocol
 
 import numpy as np
 
-DEFAULT_BATCH_SIZE = 64
+# As fast as 64 on CPU, and a smaller peak of activations: about 100 MiB less for 300 outputs.
+DEFAULT_BATCH_SIZE = 32
 
 
 class Encoder(Protocol):
@@ -31,30 +32,57 @@ def default_model_path() -> str:
 
 
 @functools.cache
-def load_sentence_transformer(model_name_or_path: str):
-    """The sentence-transformers model at ``model_name_or_path``, loaded once per process."""
+def load_sentence_transformer(model_name_or_path: str, device: str = "cpu"):
+    """The sentence-transformers model at ``model_name_or_path`` on ``device``, loaded once per
+    process and device."""
     # The hub must not be consulted: the model is a local directory, and monitoring hosts may
     # have no internet access at all.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(model_name_or_path, device="cpu")
+    return SentenceTransformer(model_name_or_path, device=device)
+
+
+def share_of_cores(concurrent_tasks: int) -> int:
+    """Threads for one of ``concurrent_tasks`` encoders that share this machine's cores, at
+    least one: more threads than cores only contend (under load, one thread per encoder
+    encoded 1.5-1.8x faster than two)."""
+    return max(1, (os.cpu_count() or 1) // max(1, concurrent_tasks))
 
 
 class SentenceTransformerEncoder:
     """Embeds texts with a sentence-transformers model, loaded on first use and cached per
     process. Identical texts are embedded once, which matters most for the collapsed batches
-    this library looks for."""
+    this library looks for.
+
+    ``device`` is ``"cpu"`` or a CUDA device (``"cuda"``, ``"cuda:1"``), refused at once when
+    torch finds no CUDA device. ``threads``, if given, sets torch's CPU threads for the
+    process before encoding (torch's default is every core, too many when several encoders
+    share them)."""
 
     def __init__(
-        self, model_name_or_path: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+        self,
+        model_name_or_path: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        device: str = "cpu",
+        threads: int | None = None,
     ) -> None:
+        if device != "cpu":
+            _require_cuda(device)
+        if threads is not None and threads < 1:
+            raise ValueError(f"torch threads must be at least 1, got {threads}")
         self.model_name_or_path = model_name_or_path or default_model_path()
         self.batch_size = batch_size
+        self.device = device
+        self.threads = threads
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         unique_texts = list(dict.fromkeys(texts))
-        model = load_sentence_transformer(self.model_name_or_path)
+        if self.threads is not None:
+            import torch
+
+            torch.set_num_threads(self.threads)
+        model = load_sentence_transformer(self.model_name_or_path, self.device)
         unique_embeddings = model.encode(
             unique_texts,
             batch_size=self.batch_size,
@@ -64,6 +92,18 @@ class SentenceTransformerEncoder:
         )
         row_of_text = {text: row for row, text in enumerate(unique_texts)}
         return unique_embeddings[[row_of_text[text] for text in texts]]
+
+
+def _require_cuda(device: str) -> None:
+    if not device.startswith("cuda"):
+        raise ValueError(f"embedding device must be 'cpu' or a CUDA device, got {device!r}")
+    import torch
+
+    if not torch.cuda.is_available():
+        raise RuntimeError(
+            f"embedding device {device!r} asked for, but torch finds no CUDA device "
+            f"(torch {torch.__version__}, built for CUDA {torch.version.cuda or 'none'})"
+        )
 
 
 def normalize_rows(embeddings: np.ndarray) -> np.ndarray:

@@ -128,6 +128,19 @@ class Features:
         """Sum a per-output quantity within each prompt."""
         return np.bincount(self.prompt_of_output, weights=per_output, minlength=self.n_prompts)
 
+    def ngrams_per_prompt(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct and the total n-grams of each prompt's outputs taken on their own: one
+        sort of the batch's (prompt, n-gram) pairs, where each prompt as a selection of its own
+        would cost a product of every shared n-gram with every prompt, quadratic in the batch."""
+        order = self.table.order(n)
+        prompt_of_entry = self.prompt_of_output[order.rows]
+        total = np.bincount(prompt_of_entry, weights=order.counts, minlength=self.n_prompts)
+        pairs = np.sort(prompt_of_entry * order.n_ids + order.cols)
+        first_of_pair = np.ones(len(pairs), dtype=bool)
+        first_of_pair[1:] = pairs[1:] != pairs[:-1]
+        distinct = np.bincount(pairs[first_of_pair] // order.n_ids, minlength=self.n_prompts)
+        return distinct, total
+
     def kept_outputs(self, prompt_mask: np.ndarray) -> np.ndarray:
         """The outputs of the selected prompts."""
         return prompt_mask[self.prompt_of_output]
@@ -183,8 +196,13 @@ def _within_prompt_embedding(
     distance, vendi = np.full(len(measured), np.nan), np.full(len(measured), np.nan)
     if unit is None:
         return distance, vendi
+    # The outputs of each prompt, in their order, as a slice of one stable sort: selecting them
+    # prompt by prompt with a comparison over all outputs would be quadratic in the batch.
+    by_prompt = np.argsort(prompt_of_output, kind="stable")
+    sizes = np.bincount(prompt_of_output, minlength=len(measured))
+    ends = np.cumsum(sizes)
     for prompt in np.flatnonzero(measured):
-        rows = unit[prompt_of_output == prompt]
+        rows = unit[by_prompt[ends[prompt] - sizes[prompt] : ends[prompt]]]
         if len(rows) >= 2:
             distance[prompt] = embedding.mean_pairwise_cosine_distance(rows)
             vendi[prompt] = embedding.vendi_score(rows)

@@ -80,7 +80,9 @@ class RatioMetric:
         return self.denominator(features) > 0
 
     def per_prompt(self, features: Features) -> np.ndarray:
-        return self.evaluate(features, np.eye(features.n_prompts, dtype=bool))
+        numerator, denominator = self.numerator(features), self.denominator(features)
+        empty = np.full(features.n_prompts, self.empty, dtype=float)
+        return np.divide(numerator, denominator, out=empty, where=denominator > 0)
 
 
 def _each(function: Callable[[Features, np.ndarray], float]) -> Evaluate:
@@ -116,7 +118,11 @@ def _distinct(n: int) -> Evaluate:
 
 
 def _distinct_per_prompt(n: int) -> Callable[[Features], np.ndarray]:
-    return lambda features: _distinct(n)(features, np.eye(features.n_prompts, dtype=bool))
+    def per_prompt(features: Features) -> np.ndarray:
+        unique, total = features.ngrams_per_prompt(n)
+        return np.divide(unique, total, out=np.zeros(features.n_prompts), where=total > 0)
+
+    return per_prompt
 
 
 def _phrase_repetition(features: Features, mask: np.ndarray) -> float:

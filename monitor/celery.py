@@ -7,6 +7,7 @@ can give sampling many light workers and move scoring to machines with the cores
 import os
 
 from celery import Celery
+from celery.signals import worker_init
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitor.settings")
@@ -57,4 +58,15 @@ def schedule_dispatcher(sender: Celery, **_: object) -> None:
         float(settings.TAILWATCH_DISPATCH_INTERVAL_SECONDS),
         sender.signature("monitor.tasks.dispatch_due_runs"),
         name="dispatch due runs",
+    )
+
+
+@worker_init.connect
+def keep_concurrency(sender, **_: object) -> None:
+    """Keep the worker's concurrency (``--concurrency`` is not in the configuration) where its
+    tasks read their share of the cores from (see ``scoring.torch_threads``). ``auto`` sizes the
+    pool to the cores."""
+    concurrency = sender.concurrency
+    sender.app.conf.worker_concurrency = (
+        concurrency if isinstance(concurrency, int) else os.cpu_count()
     )

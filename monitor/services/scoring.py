@@ -16,6 +16,8 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 import evaluators
+from evaluators.embedding import share_of_cores
+from monitor.celery import app as celery_app
 from monitor.models import MetricPoint, PromptKind, Run, Sample
 from monitor.services import baselines
 
@@ -28,8 +30,21 @@ class RunNotScorableError(Exception):
 
 @cache
 def encoder() -> evaluators.Encoder:
-    """The embedding model, loaded once per worker process."""
-    return evaluators.SentenceTransformerEncoder(settings.TAILWATCH_EMBEDDING_MODEL or None)
+    """The embedding model, loaded once per worker process, on the configured device and with
+    the process's share of the cores."""
+    return evaluators.SentenceTransformerEncoder(
+        settings.TAILWATCH_EMBEDDING_MODEL or None,
+        device=settings.TAILWATCH_EMBEDDING_DEVICE,
+        threads=torch_threads(),
+    )
+
+
+def torch_threads() -> int:
+    """``TAILWATCH_TORCH_THREADS``, or the share of the cores of one of the worker's concurrent
+    tasks (all of them outside a worker)."""
+    if settings.TAILWATCH_TORCH_THREADS:
+        return settings.TAILWATCH_TORCH_THREADS
+    return share_of_cores(celery_app.conf.worker_concurrency or 1)
 
 
 def successful_samples(run: Run) -> list[Sample]:

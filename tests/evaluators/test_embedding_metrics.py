@@ -1,10 +1,13 @@
 import numpy as np
 import pytest
+import sentence_transformers
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from evaluators import cross_group_cosine_distance, mean_pairwise_cosine_distance, vendi_score
+from evaluators.embedding import SentenceTransformerEncoder
 from evaluators.features import Features, PromptOutputs
 
 ROWS = arrays(
@@ -103,3 +106,44 @@ def test_variety_within_a_prompt_is_measured_on_the_open_prompts_when_there_are_
     probes_only = Features.build([probe], rows[2:])
     assert probes_only.within_distance.tolist() == pytest.approx([2.0])
     assert probes_only.within_vendi.tolist() == pytest.approx([1.0])
+
+
+def test_the_encoder_sets_torchs_threads_before_encoding(real_encoder):
+    threads_before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        SentenceTransformerEncoder(threads=1).encode(["one thread"])
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def test_a_cuda_device_is_refused_with_a_clear_error_where_torch_finds_none(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="'cuda' asked for, but torch finds no CUDA device"):
+        SentenceTransformerEncoder(device="cuda")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"device": "tpu"}, "'cpu' or a CUDA device"), ({"threads": 0}, "at least 1")],
+)
+def test_an_unknown_device_or_no_thread_is_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        SentenceTransformerEncoder(**options)
+
+
+def test_the_device_reaches_the_model(monkeypatch, tmp_path):
+    loaded = []
+
+    class FakeSentenceTransformer:
+        def __init__(self, path, device):
+            loaded.append((path, device))
+
+        def encode(self, texts, **_):
+            return np.ones((len(texts), 3))
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", FakeSentenceTransformer)
+    SentenceTransformerEncoder(str(tmp_path), device="cuda").encode(["a", "b"])
+    assert loaded == [(str(tmp_path), "cuda")]

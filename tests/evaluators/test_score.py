@@ -1,9 +1,12 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic_text import BagOfWordsEncoder, zipf_texts
 
-from evaluators import METRIC_KEYS, Batch, Report, score
+from evaluators import METRIC_KEYS, METRICS, Batch, Report, score
+from evaluators.report import batch_features
 
 LEXICAL = ["distinct_1", "distinct_2", "distinct_3", "distinct_4", "rep_4", "phrase_repetition"]
 PROBE_KEYS = {
@@ -148,3 +151,67 @@ def test_from_rows_groups_rows_and_reorders_embeddings():
     assert [prompt.prompt_id for prompt in batch.prompts] == ["b", "a"]
     assert batch.texts == ("one", "three", "two")
     assert batch.embeddings.ravel().tolist() == [1.0, 3.0, 2.0]
+
+
+# The report of a seeded batch, pinned: a change that makes scoring faster must leave every figure
+# of it (metrics, intervals, per-prompt breakdown, counts, lengths) as it was.
+SEEDED_REPORT = Path(__file__).parent / "data" / "seeded_report.json"
+
+
+def uneven_batch(seed: int) -> Batch:
+    """Open prompts with one to six samples of uneven length, and factual probes with gold
+    answers and popularities, so that every metric and every per-prompt entry is defined."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for prompt in range(40):
+        for text in zipf_texts(rng, 3_000, int(rng.integers(1, 7)), int(rng.integers(5, 60))):
+            rows.append({"prompt_id": f"open-{prompt}", "text": text})
+    for probe, (answer, popularity) in enumerate(
+        [("Paris", 2e6), ("Lyon", 5e5), ("Tulle", 1e4), ("Nice", 3e5), ("Brest", 1.4e5)]
+    ):
+        for text in (f"It is {answer}.", "I am not sure, maybe Spain.", answer, "Madrid"):
+            rows.append(
+                {
+                    "prompt_id": f"probe-{probe}",
+                    "text": text,
+                    "gold": [answer],
+                    "popularity": popularity,
+                }
+            )
+    return Batch.from_rows(rows)
+
+
+def flat(document, prefix=""):
+    """Every leaf of a nested report document, by its path."""
+    if isinstance(document, dict):
+        return {
+            path: value
+            for key, child in document.items()
+            for path, value in flat(child, f"{prefix}/{key}").items()
+        }
+    return {prefix: document}
+
+
+def seeded_report() -> dict:
+    report = score(uneven_batch(1), baseline=uneven_batch(2), encoder=BagOfWordsEncoder())
+    return json.loads(report.to_json())
+
+
+def test_the_report_of_a_seeded_batch_is_unchanged():
+    expected = flat(json.loads(SEEDED_REPORT.read_text()))
+    measured = flat(seeded_report())
+    assert measured.keys() == expected.keys()
+    for path, value in expected.items():
+        if isinstance(value, float):
+            value = pytest.approx(value, rel=1e-9, abs=1e-12)
+        assert measured[path] == value, path
+
+
+def test_each_prompts_breakdown_equals_the_metric_on_that_prompt_alone():
+    features = batch_features([uneven_batch(1)], 9, BagOfWordsEncoder(), embed=True)
+    one_prompt_each = np.eye(features.n_prompts, dtype=bool)
+    for key, metric in METRICS.items():
+        if metric.per_prompt and metric.evaluate:
+            np.testing.assert_array_equal(
+                metric.per_prompt(features), metric.evaluate(features, one_prompt_each), key
+            )

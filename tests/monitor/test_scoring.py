@@ -1,8 +1,14 @@
 """Scoring runs into metric points: what is stored, re-scoring, baselines, embeddings."""
 
+import os
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
+import torch
 
+from monitor.celery import app as celery_app
+from monitor.celery import keep_concurrency
 from monitor.models import MetricPoint, Run, RunStatus
 from monitor.services import baselines, scoring
 from tests.factories import english_texts, make_endpoint, make_finished_run, make_prompt_set
@@ -103,3 +109,45 @@ def test_a_new_version_is_compared_with_its_baseline_endpoint(endpoint):
     assert baselines.blandness_reference(first) == old_version
     assert first.report["metrics"]["blandness_index"]["value"] > 0
     assert old_version.report["metrics"]["blandness_index"]["value"] == 0
+
+
+def test_the_workers_encoder_takes_the_device_and_threads_settings(settings, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    settings.TAILWATCH_EMBEDDING_DEVICE, settings.TAILWATCH_TORCH_THREADS = "cuda", 3
+    scoring.encoder.cache_clear()
+    try:
+        assert (scoring.encoder().device, scoring.encoder().threads) == ("cuda", 3)
+    finally:
+        scoring.encoder.cache_clear()
+
+
+@pytest.mark.parametrize(("concurrency", "threads"), [(None, 8), (2, 4), (3, 2), (16, 1)])
+def test_torch_threads_default_to_one_tasks_share_of_the_cores(
+    settings, monkeypatch, concurrency, threads
+):
+    settings.TAILWATCH_TORCH_THREADS = 0
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setitem(celery_app.conf, "worker_concurrency", concurrency)
+    assert scoring.torch_threads() == threads
+
+
+@pytest.mark.parametrize(("concurrency", "kept"), [(3, 3), ("auto", 8)])
+def test_a_starting_worker_keeps_its_concurrency_for_its_tasks(monkeypatch, concurrency, kept):
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setitem(celery_app.conf, "worker_concurrency", None)
+    keep_concurrency(SimpleNamespace(concurrency=concurrency, app=celery_app))
+    assert celery_app.conf.worker_concurrency == kept
+
+
+def test_a_cuda_device_missing_on_the_worker_is_said_on_the_run(settings, monkeypatch):
+    settings.TAILWATCH_EMBEDDINGS, settings.TAILWATCH_EMBEDDING_DEVICE = True, "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    endpoint = make_endpoint("http://127.0.0.1:9/v1", samples_per_prompt=2)
+    run = make_finished_run(endpoint, english_texts(3, 500, 3, 2))
+    scoring.encoder.cache_clear()
+    try:
+        with pytest.raises(scoring.RunNotScorableError):
+            scoring.score_run(run.pk)
+    finally:
+        scoring.encoder.cache_clear()
+    assert "torch finds no CUDA device" in Run.objects.get(pk=run.pk).score_error
