@@ -139,15 +139,8 @@ def compare(
     ``reference``) share; the blandness index of both runs from ``reference`` at that window,
     or from the baseline run, so its values and their difference rest on one reference.
 
-    The compression ratio and Self-BLEU (and their length-matched forms,
-    :data:`JACKKNIFE_TESTED`) are tested instead from the grouped-jackknife replicates of both
-    runs, the ones that also give ``baseline_noise`` (see
-    :func:`~evaluators.stats.jackknife_p_value`; paired designs leave the same prompts out of
-    both runs): a Student-t test of the difference over its jackknife standard error. Over
-    pairs of independent draws from one source it flagged 0.5-1.5% at ``alpha`` 0.05, below the
-    nominal rate, as the jackknife overstates a variance (``scripts/jackknife_false_alarms.py``).
-    It assumes runs of similar size, as a corpus statistic moves with the number of outputs;
-    the permutation test keeps the sizes.
+    The compression ratio and Self-BLEU have no cheap permutation and are tested from the
+    jackknife replicates instead (:func:`_p_values`).
     """
     keys = _known(metrics)
     window = length.shared_window(
@@ -165,17 +158,10 @@ def compare(
     }
     side_a, side_b = (add_derived(side, keys, reference_of_runs) for side in (side_a, side_b))
     tested = [key for key in keys if np.isfinite(side_a[key][0]) and np.isfinite(side_b[key][0])]
-    chunks = _PermutedDeltas(features, design.masks(n_permutations, seed), reference_of_runs)
     replicates_a, replicates_b = _jackknife_replicates(features, design, tested, reference_of_runs)
-    paired = design.partner_in_b is not None
-    raw = np.array(
-        [
-            jackknife_p_value(delta, replicates_a[key], replicates_b[key], paired)
-            if key in JACKKNIFE_TESTED
-            else sequential_permutation_p_value(delta, chunks.deltas(key))
-            for key, delta in ((key, side_b[key][0] - side_a[key][0]) for key in tested)
-        ]
-    )
+    deltas = {key: side_b[key][0] - side_a[key][0] for key in tested}
+    chunks = _PermutedDeltas(features, design.masks(n_permutations, seed), reference_of_runs)
+    raw = _p_values(deltas, chunks, (replicates_a, replicates_b), design.partner_in_b is not None)
     adjusted = holm_adjust(raw) if len(raw) else raw
     return {
         key: MetricComparison(
@@ -188,6 +174,33 @@ def compare(
         )
         for key, p_value in zip(tested, adjusted, strict=True)
     }
+
+
+def _p_values(
+    deltas: dict[str, float],
+    chunks: "_PermutedDeltas",
+    replicates: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
+    paired: bool,
+) -> np.ndarray:
+    """The raw p-value of each metric's change, by permutation (stopped early once the answer
+    is clear), except for the compression ratio and Self-BLEU (and their length-matched forms,
+    :data:`JACKKNIFE_TESTED`), which re-read every output on each permuted side. Those are
+    tested from the grouped-jackknife replicates of both runs, the ones that also give
+    ``baseline_noise`` (:func:`~evaluators.stats.jackknife_p_value`; paired designs leave the
+    same prompts out of both runs): a Student-t test of the difference over its jackknife
+    standard error. Over pairs of independent draws from one source it flagged 0.5-1.5% at
+    ``alpha`` 0.05, below the nominal rate, as the jackknife overstates a variance
+    (``scripts/jackknife_false_alarms.py``). It assumes runs of similar size, as a corpus
+    statistic moves with the number of outputs; the permutation test keeps the sizes."""
+    replicates_a, replicates_b = replicates
+    return np.array(
+        [
+            jackknife_p_value(delta, replicates_a[key], replicates_b[key], paired)
+            if key in JACKKNIFE_TESTED
+            else sequential_permutation_p_value(delta, chunks.deltas(key))
+            for key, delta in deltas.items()
+        ]
+    )
 
 
 def _known(metrics: Sequence[str] | None) -> list[str]:
