@@ -10,36 +10,19 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-import wordfreq
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from benchmarks.bench_evaluators import SAMPLES, VOCABULARY_SIZE, synthetic_batch
 from benchmarks.targets import Target, at_most, best_of
 from evaluators import Batch, compare, score
 
-PROMPTS, SAMPLES, WORDS = 100, 5, 80
+PROMPTS = 100
 CHANGED_VOCABULARY = 8_000
 
 
-def run(seed: int, vocabulary_size: int = 30_000) -> Batch:
-    vocabulary = wordfreq.top_n_list("en", 30_000)[:vocabulary_size]
-    weights = 1 / np.arange(1, len(vocabulary) + 1)
-    rng = np.random.default_rng(seed)
-    lengths = rng.integers(WORDS // 2, WORDS * 3 // 2, size=PROMPTS * SAMPLES)
-    rows = [
-        {
-            "prompt_id": f"p{i // SAMPLES}",
-            "text": " ".join(
-                vocabulary[j]
-                for j in rng.choice(len(vocabulary), length, p=weights / weights.sum())
-            )
-            + ".",
-        }
-        for i, length in enumerate(lengths)
-    ]
-    return Batch.from_rows(rows)
+def run(seed: int, vocabulary_size: int = VOCABULARY_SIZE) -> Batch:
+    return synthetic_batch(seed, PROMPTS, vocabulary_size)
 
 
 def bench_compare(name: str, baseline: Batch, candidate: Batch) -> Target:

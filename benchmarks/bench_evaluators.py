@@ -25,14 +25,19 @@ from evaluators.lexical import NgramTable
 from evaluators.tokenize import tokenize
 
 PROMPTS, SAMPLES, WORDS = 500, 5, 80
+VOCABULARY_SIZE = 30_000
 NLTK_SUBSET = 150
 
 
-def synthetic_batch(seed: int = 0) -> Batch:
-    vocabulary = wordfreq.top_n_list("en", 30_000)
+def synthetic_batch(
+    seed: int = 0, prompts: int = PROMPTS, vocabulary_size: int = VOCABULARY_SIZE
+) -> Batch:
+    """``prompts`` x ``SAMPLES`` outputs of about ``WORDS`` words, drawn with Zipfian
+    probabilities from the ``vocabulary_size`` commonest English words."""
+    vocabulary = wordfreq.top_n_list("en", vocabulary_size)
     weights = 1 / np.arange(1, len(vocabulary) + 1)
     rng = np.random.default_rng(seed)
-    lengths = rng.integers(WORDS // 2, WORDS * 3 // 2, size=PROMPTS * SAMPLES)
+    lengths = rng.integers(WORDS // 2, WORDS * 3 // 2, size=prompts * SAMPLES)
     rows = [
         {
             "prompt_id": f"p{i // SAMPLES}",

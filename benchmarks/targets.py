@@ -33,30 +33,16 @@ def at_most(
     name: str, measured: float, reference: float, limit: float, unit: str, reference_name: str
 ) -> Target:
     """A target met when ``measured`` is at most ``limit`` times ``reference`` (times, memory)."""
-    return Target(
-        name,
-        measured,
-        reference,
-        unit,
-        reference_name,
-        f"≤ {limit:g}×",
-        measured <= limit * reference,
-    )
+    passed = measured <= limit * reference
+    return Target(name, measured, reference, unit, reference_name, f"≤ {limit:g}×", passed)
 
 
 def at_least(
     name: str, measured: float, reference: float, limit: float, unit: str, reference_name: str
 ) -> Target:
     """A target met when ``measured`` is at least ``limit`` times ``reference`` (throughputs)."""
-    return Target(
-        name,
-        measured,
-        reference,
-        unit,
-        reference_name,
-        f"≥ {limit:g}×",
-        measured >= limit * reference,
-    )
+    passed = measured >= limit * reference
+    return Target(name, measured, reference, unit, reference_name, f"≥ {limit:g}×", passed)
 
 
 def timed(function: Callable[[], T]) -> tuple[T, float]:
