@@ -21,6 +21,7 @@ up: export TAILWATCH_LAB_ENABLED ?= 1
 up: install
 	mkdir -p -m 700 var
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py bootstrap
 	exec $(BIN)/honcho start -f Procfile
 

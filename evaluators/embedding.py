@@ -55,8 +55,9 @@ class SentenceTransformerEncoder:
     process. Identical texts are embedded once, which matters most for the collapsed batches
     this library looks for.
 
-    ``device`` is ``"cpu"`` or a CUDA device (``"cuda"``, ``"cuda:1"``), refused at once when
-    torch finds no CUDA device. ``threads``, if given, sets torch's CPU threads for the
+    ``device`` is ``"cpu"``, a CUDA device (``"cuda"``, ``"cuda:1"``), refused at once when
+    torch finds no CUDA device, or ``"auto"``: ``"cuda"`` where torch finds one, else ``"cpu"``.
+    ``threads``, if given, sets torch's CPU threads for the
     process before encoding (torch's default is every core, too many when several encoders
     share them)."""
 
@@ -67,7 +68,9 @@ class SentenceTransformerEncoder:
         device: str = "cpu",
         threads: int | None = None,
     ) -> None:
-        if device != "cpu":
+        if device == "auto":
+            device = "cuda" if _cuda_available() else "cpu"
+        elif device != "cpu":
             _require_cuda(device)
         if threads is not None and threads < 1:
             raise ValueError(f"torch threads must be at least 1, got {threads}")
@@ -94,12 +97,18 @@ class SentenceTransformerEncoder:
         return unique_embeddings[[row_of_text[text] for text in texts]]
 
 
-def _require_cuda(device: str) -> None:
-    if not device.startswith("cuda"):
-        raise ValueError(f"embedding device must be 'cpu' or a CUDA device, got {device!r}")
+def _cuda_available() -> bool:
     import torch
 
-    if not torch.cuda.is_available():
+    return torch.cuda.is_available()
+
+
+def _require_cuda(device: str) -> None:
+    if not device.startswith("cuda"):
+        raise ValueError(f"embedding device must be 'cpu', 'auto' or a CUDA device, got {device!r}")
+    import torch
+
+    if not _cuda_available():
         raise RuntimeError(
             f"embedding device {device!r} asked for, but torch finds no CUDA device "
             f"(torch {torch.__version__}, built for CUDA {torch.version.cuda or 'none'})"

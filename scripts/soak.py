@@ -139,7 +139,8 @@ def procfile_commands() -> dict[str, str]:
 
 
 def prepare_database(database_url: str, broker_url: str) -> None:
-    """Drop and create the soak's database, migrate it, and empty its Redis db."""
+    """Drop and create the soak's database, migrate it, collect the static files the web serves,
+    and empty its Redis db."""
     import psycopg2
     import redis
     from django.conf import settings
@@ -163,6 +164,7 @@ def prepare_database(database_url: str, broker_url: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 def seed(endpoints: int, prompts: int, samples: int, fake_url: str) -> None:

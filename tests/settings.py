@@ -27,3 +27,9 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Per process and emptied before each test (tests/conftest.py): no result cached by one test can
 # answer another.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Tests render pages without running collectstatic first: files are named and served as found.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True

@@ -124,9 +124,17 @@ def test_a_cuda_device_is_refused_with_a_clear_error_where_torch_finds_none(monk
         SentenceTransformerEncoder(device="cuda")
 
 
+@pytest.mark.parametrize(("cuda_found", "device"), [(True, "cuda"), (False, "cpu")])
+def test_auto_takes_the_gpu_where_torch_finds_one_and_the_cpu_elsewhere(
+    monkeypatch, cuda_found, device
+):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda_found)
+    assert SentenceTransformerEncoder(device="auto").device == device
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
-    [({"device": "tpu"}, "'cpu' or a CUDA device"), ({"threads": 0}, "at least 1")],
+    [({"device": "tpu"}, "'cpu', 'auto' or a CUDA device"), ({"threads": 0}, "at least 1")],
 )
 def test_an_unknown_device_or_no_thread_is_refused(options, message):
     with pytest.raises(ValueError, match=message):

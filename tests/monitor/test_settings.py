@@ -84,3 +84,33 @@ def test_production_refuses_to_start_with_a_weak_secret_key(tmp_path, key, reaso
 def test_production_starts_with_a_strong_secret_key(tmp_path):
     started = start(tmp_path / "var", SECRET_KEY=STRONG_KEY, TAILWATCH_PRODUCTION="1")
     assert started.returncode == 0, started.stderr
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:", "CUDA", "cuda:first"])
+def test_an_unknown_embedding_device_stops_the_start_with_the_accepted_values(tmp_path, device):
+    started = start(tmp_path / "var", TAILWATCH_EMBEDDING_DEVICE=device)
+    assert started.returncode != 0
+    assert "ImproperlyConfigured" in started.stderr
+    assert "must be auto, cpu, cuda or cuda:N" in started.stderr and repr(device) in started.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "device"), [("", "auto"), ("cpu", "cpu"), ("cuda", "cuda"), ("cuda:1", "cuda:1")]
+)
+def test_the_embedding_device_is_auto_unless_set(tmp_path, value, device):
+    code = "import monitor.settings as s; print(s.TAILWATCH_EMBEDDING_DEVICE)"
+    started = start(tmp_path / "var", code, TAILWATCH_EMBEDDING_DEVICE=value)
+    assert started.stdout.strip() == device, started.stderr
+
+
+@pytest.mark.parametrize(
+    ("debug", "storage"),
+    [
+        ("0", "whitenoise.storage.CompressedManifestStaticFilesStorage"),
+        ("1", "django.contrib.staticfiles.storage.StaticFilesStorage"),
+    ],
+)
+def test_static_files_are_hashed_and_compressed_unless_debugging(tmp_path, debug, storage):
+    code = "import monitor.settings as s; print(s.STORAGES['staticfiles']['BACKEND'])"
+    started = start(tmp_path / "var", code, DEBUG=debug)
+    assert started.stdout.strip() == storage, started.stderr
