@@ -3,6 +3,7 @@ service checks."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -169,8 +170,14 @@ class WorkerProcesses:
         index = len(self.processes)
         log = (self.log_dir / f"celery-{index}.log").open("w")
         command = [sys.executable, "-m", "celery", "-A", app, *args]
+        # A session of its own: stop_all can end the pool processes a worker forked, too.
         process = subprocess.Popen(
-            command, cwd=REPO, env=self.env(**env), stdout=log, stderr=subprocess.STDOUT
+            command,
+            cwd=REPO,
+            env=self.env(**env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.processes.append(process)
         return process
@@ -198,6 +205,10 @@ class WorkerProcesses:
         """Whether any worker or beat has written ``text`` to its log so far."""
         return any(text in path.read_text() for path in self.log_dir.glob("celery-*.log"))
 
+    def log(self, process: subprocess.Popen) -> str:
+        """What ``process`` (started here) has written so far."""
+        return (self.log_dir / f"celery-{self.processes.index(process)}.log").read_text()
+
     def logs(self) -> str:
         return "\n".join(
             f"--- {path.name}\n{path.read_text()[-4000:]}"
@@ -214,6 +225,9 @@ class WorkerProcesses:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            # Whatever the worker forked and left behind (a prefork pool's children).
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture
