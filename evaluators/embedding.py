@@ -57,9 +57,8 @@ class SentenceTransformerEncoder:
 
     ``device`` is ``"cpu"``, a CUDA device (``"cuda"``, ``"cuda:1"``), refused at once when
     torch finds no CUDA device, or ``"auto"``: ``"cuda"`` where torch finds one, else ``"cpu"``.
-    ``threads``, if given, sets torch's CPU threads for the
-    process before encoding (torch's default is every core, too many when several encoders
-    share them)."""
+    ``threads``, if given, sets torch's CPU threads for the process before encoding (torch's
+    default is every core, too many when several encoders share them)."""
 
     def __init__(
         self,
