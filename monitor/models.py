@@ -827,12 +827,16 @@ class AlertRule(models.Model):
             return self.endpoint_id == endpoint.pk
         return not self.model_family or self.model_family == endpoint.model_family
 
+    @staticmethod
+    def applying_to(endpoint: Endpoint) -> Q:
+        """Rules of the endpoint, of its family, and of every endpoint."""
+        return Q(endpoint=endpoint) | Q(
+            endpoint__isnull=True, model_family__in=["", endpoint.model_family]
+        )
+
     @classmethod
     def for_endpoint(cls, endpoint: Endpoint) -> list[AlertRule]:
-        rules = cls.objects.filter(enabled=True).filter(
-            Q(endpoint=endpoint)
-            | Q(endpoint__isnull=True, model_family__in=["", endpoint.model_family])
-        )
+        rules = cls.objects.filter(cls.applying_to(endpoint), enabled=True)
         return list(rules.prefetch_related("channels"))
 
     @classmethod
