@@ -3,10 +3,12 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.models import Alert, AlertRule, AlertState, MetricPoint, Run, RunStatus, Sample
-from tests.factories import make_scored_run
+from tests.factories import make_endpoint, make_scored_run
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +171,17 @@ def test_open_alerts_are_exposed_by_rule_and_resolved_ones_are_not(scrape, versi
     enabled = families["tailwatch_endpoint_enabled"]
     assert _by_labels(enabled, "tailwatch_endpoint_enabled", endpoint="v1") == 0
     assert _by_labels(enabled, "tailwatch_endpoint_enabled", endpoint="v2") == 1
+
+
+def test_a_scrape_makes_as_many_queries_for_many_endpoints_as_for_one(scrape, versions):
+    old, _ = versions
+    make_scored_run(old, seed=1, vocabulary=2000)
+    with CaptureQueriesContext(connection) as few:
+        scrape()
+    for index in range(4):
+        more = make_endpoint("http://127.0.0.1:9/v1", name=f"more-{index}")
+        make_scored_run(more, seed=index, vocabulary=2000)
+    with CaptureQueriesContext(connection) as many:
+        families = scrape()
+    assert len({s.labels["endpoint"] for s in families["tailwatch_metric_value"]}) == 5
+    assert len(many.captured_queries) == len(few.captured_queries)
