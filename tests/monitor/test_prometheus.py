@@ -1,5 +1,6 @@
 """/metrics: the Prometheus exporter, scraped and parsed as Prometheus parses it."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -8,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.models import Alert, AlertRule, AlertState, MetricPoint, Run, RunStatus, Sample
+from tests.conftest import REPO
 from tests.factories import make_endpoint, make_scored_run
 
 pytestmark = pytest.mark.django_db
@@ -185,3 +187,17 @@ def test_a_scrape_makes_as_many_queries_for_many_endpoints_as_for_one(scrape, ve
         families = scrape()
     assert len({s.labels["endpoint"] for s in families["tailwatch_metric_value"]}) == 5
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_the_grafana_dashboard_queries_only_exposed_series(scrape, versions):
+    old, new = versions
+    make_scored_run(old, seed=1, vocabulary=2000)
+    rule = AlertRule.objects.filter(endpoint=new, kind="drop").first()
+    Alert.objects.create(rule=rule, endpoint=new, state=AlertState.PENDING, summary="worse")
+    exposed = {sample.name for samples in scrape().values() for sample in samples}
+
+    dashboard = (REPO / "docs" / "grafana-dashboard.json").read_text()
+    queried = set(re.findall(r"\btailwatch_[a-z0-9_]+", dashboard))
+
+    assert queried, "the dashboard queries no Tailwatch series"
+    assert queried <= exposed, f"not exposed: {sorted(queried - exposed)}"
