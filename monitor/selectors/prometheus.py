@@ -2,9 +2,10 @@
 
 Workers sample and score in other processes (and on other hosts), so no in-process counter
 would see their work: every figure here is computed from the tables when Prometheus scrapes,
-in a fixed number of queries whatever the number of endpoints. Counters and histograms come
-from stored rows, so pruning old samples (``manage.py prune``) lowers them; Prometheus reads
-a lower counter as a reset, and ``rate()`` and ``increase()`` stay right.
+in a fixed number of queries whatever the number of endpoints. The latency histogram counts
+stored samples, so pruning old ones (``manage.py prune``) lowers it; Prometheus reads a lower
+counter as a reset, and ``rate()`` and ``increase()`` stay right. The sample counters come from
+the runs' own counts, which pruning leaves.
 """
 
 from __future__ import annotations
