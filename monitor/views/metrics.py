@@ -17,8 +17,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
             status=404,
             content_type="text/plain; charset=utf-8",
         )
-    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(sent.encode(), token.encode()):
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    # Compared in constant time, so the time a refusal takes tells nothing of the token.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), token.encode()):
         return HttpResponse(
             "Send the metrics token (TAILWATCH_METRICS_TOKEN) as 'Authorization: Bearer …'.\n",
             status=401,

@@ -22,7 +22,8 @@ def scrape(client, settings):
     settings.TAILWATCH_METRICS_TOKEN = TOKEN
 
     def get() -> dict[str, list]:
-        response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+        # The scheme's case does not matter (RFC 9110).
+        response = client.get("/metrics", HTTP_AUTHORIZATION=f"bearer {TOKEN}")
         assert response.status_code == 200
         assert response["Content-Type"].startswith("text/plain; version=")
         families = text_string_to_metric_families(response.content.decode())
@@ -47,7 +48,9 @@ def test_without_a_configured_token_the_exporter_is_off(client, settings):
     assert b"TAILWATCH_METRICS_TOKEN" in response.content
 
 
-@pytest.mark.parametrize("header", ["", "Bearer wrong-token", f"Basic {TOKEN}", f"Bearer {TOKEN}x"])
+@pytest.mark.parametrize(
+    "header", ["", "Bearer", "Bearer wrong-token", f"Basic {TOKEN}", f"Bearer {TOKEN}x", TOKEN]
+)
 def test_a_missing_or_wrong_token_is_refused(client, settings, header):
     settings.TAILWATCH_METRICS_TOKEN = TOKEN
     response = client.get("/metrics", HTTP_AUTHORIZATION=header)
