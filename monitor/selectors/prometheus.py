@@ -2,10 +2,9 @@
 
 Workers sample and score in other processes (and on other hosts), so no in-process counter
 would see their work: every figure here is computed from the tables when Prometheus scrapes,
-in a fixed number of queries whatever the number of endpoints. The latency histogram counts
-stored samples, so pruning old ones (``manage.py prune``) lowers it; Prometheus reads a lower
-counter as a reset, and ``rate()`` and ``increase()`` stay right. The sample counters come from
-the runs' own counts, which pruning leaves.
+in a fixed number of queries whatever the number of endpoints, reading runs (and the points of
+each endpoint's latest run) but never the samples: their counters and latency buckets are kept
+on each run when it finishes, and outlive the samples that retention deletes.
 """
 
 from __future__ import annotations
@@ -13,8 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum, Window
-from django.db.models.functions import RowNumber
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+)
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -25,18 +35,16 @@ from prometheus_client.core import (
 from monitor.models import (
     ACTIVE_RUN_STATUSES,
     FINISHED_RUN_STATUSES,
+    LATENCY_BOUNDS_MS,
     OPEN_ALERT_STATES,
     Alert,
     Endpoint,
     MetricPoint,
     Run,
-    Sample,
 )
 
 ENDPOINT_LABELS = ["endpoint", "family", "version"]
-# Seconds. Latency: one request to a model server; scoring: from the end of sampling to the
-# stored scores, the time in the scoring queue included.
-LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+# Seconds from the end of sampling to the stored scores, the time in the scoring queue included.
 SCORING_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 
 
@@ -70,7 +78,8 @@ def _endpoint_enabled() -> GaugeMetricFamily:
 
 
 def _latest_metric_values(endpoints: dict[int, list[str]]) -> Iterator[GaugeMetricFamily]:
-    """The newest point of each metric of each endpoint, with its 95% confidence interval."""
+    """The metrics of each endpoint's latest scored run, with their 95% confidence intervals:
+    one index lookup per endpoint for the run, then its points, however long the history."""
     labels = [*ENDPOINT_LABELS, "metric"]
     value = GaugeMetricFamily(
         "tailwatch_metric_value", "The metric's value in the latest scored run.", labels=labels
@@ -85,15 +94,12 @@ def _latest_metric_values(endpoints: dict[int, list[str]]) -> Iterator[GaugeMetr
         "Upper end of the value's 95% confidence interval.",
         labels=labels,
     )
-    newest_first = Window(
-        RowNumber(), partition_by=[F("endpoint_id"), F("metric")], order_by=F("time").desc()
-    )
-    latest = (
-        MetricPoint.objects.annotate(recency=newest_first)
-        .filter(recency=1)
-        .values_list("endpoint_id", "metric", "value", "ci_low", "ci_high")
-    )
-    for endpoint_id, metric, point_value, ci_low, ci_high in latest:
+    newest_scored = Run.objects.scored().filter(endpoint=OuterRef("pk")).order_by("-created_at")
+    latest_runs = Endpoint.objects.annotate(run_id=Subquery(newest_scored.values("pk")[:1]))
+    points = MetricPoint.objects.filter(
+        run_id__in=latest_runs.exclude(run_id=None).values("run_id")
+    ).values_list("endpoint_id", "metric", "value", "ci_low", "ci_high")
+    for endpoint_id, metric, point_value, ci_low, ci_high in points:
         if endpoint_id not in endpoints:  # registered since the endpoints were read
             continue
         point_labels = [*endpoints[endpoint_id], metric]
@@ -166,24 +172,32 @@ def _histogram(name, documentation, endpoints, rows, buckets) -> HistogramMetric
     return family
 
 
+def _stored_count(path: str) -> Sum:
+    """The sum over runs of a whole number kept in each run's ``latency_histogram``."""
+    return Sum(Cast(KT(f"latency_histogram__{path}"), BigIntegerField()))
+
+
 def _sample_latency(endpoints: dict[int, list[str]]) -> HistogramMetricFamily:
-    bounds = {
-        f"le_{index}": Count("pk", filter=Q(latency_ms__lte=bound * 1000))
-        for index, bound in enumerate(LATENCY_BUCKETS)
+    """Added up by the database from each finished run's counts, kept on the run
+    (``Run.latency_histogram``), so that a scrape reads one small row a run, not every sample."""
+    at_most = {
+        f"le_{index}": _stored_count(f"cumulative__{index}")
+        for index in range(len(LATENCY_BOUNDS_MS))
     }
     rows = (
-        Sample.objects.filter(latency_ms__isnull=False)
-        .values("run__endpoint_id")
-        .annotate(count=Count("pk"), total_ms=Sum("latency_ms"), **bounds)
-        .values_list("run__endpoint_id", "count", "total_ms", *bounds)
+        # Counts kept under other bounds cannot be merged with these.
+        Run.objects.filter(latency_histogram__bounds_ms=list(LATENCY_BOUNDS_MS))
+        .values("endpoint_id")
+        .annotate(count=_stored_count("count"), sum_ms=_stored_count("sum_ms"), **at_most)
+        .values_list("endpoint_id", "count", "sum_ms", *at_most)
     )
-    seconds = [(row[0], row[1], (row[2] or 0) / 1000, *row[3:]) for row in rows]
     return _histogram(
         "tailwatch_sample_latency_seconds",
-        "Time a model server took to answer one sample's request (retries included).",
+        "Time a model server took to answer one sample's request (retries included), over "
+        "the samples of finished runs.",
         endpoints,
-        seconds,
-        LATENCY_BUCKETS,
+        [(row[0], row[1], row[2] / 1000, *row[3:]) for row in rows],
+        [bound / 1000 for bound in LATENCY_BOUNDS_MS],
     )
 
 

@@ -8,7 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.clients.openai_compatible import Completion, CompletionFailure
 from monitor.models import Alert, AlertRule, AlertState, MetricPoint, Run, RunStatus, Sample
+from monitor.services import sampling
 from tests.conftest import REPO
 from tests.factories import make_endpoint, make_scored_run
 
@@ -120,16 +122,24 @@ def test_run_and_sample_counters_equal_the_stored_runs(scrape, versions):
     assert _by_labels(samples, "tailwatch_samples_total", endpoint="v1", outcome="failed") == 4
 
 
-def test_histograms_bucket_the_stored_latencies_and_scoring_times(scrape, versions):
+def _finished_run_with_latencies(endpoint, latencies_ms: list[int]) -> Run:
+    """A run of one sample per prompt that took the given times, finished as a worker would."""
+    run = sampling.start_run(endpoint)
+    prompts = run.prompt_set_version.prompts.all()
+    for prompt, latency in zip(prompts, latencies_ms, strict=False):
+        sampling.record_sample(run, prompt, 0, Completion("text", "stop", 5, 40, latency, 1))
+    Run.objects.filter(pk=run.pk).update(lease_token="test-worker")
+    return sampling.finish_run(run, "test-worker")
+
+
+def test_histograms_bucket_the_sample_latencies_and_scoring_times(scrape, versions):
     old, _ = versions
-    run = make_scored_run(old, seed=1, vocabulary=2000)
-    samples = list(run.samples.order_by("pk"))
-    latencies = [300, 4000, 200_000]  # ms: under 0.5 s, under 5 s, over every bound
-    for sample, latency in zip(samples, latencies, strict=False):
-        Sample.objects.filter(pk=sample.pk).update(latency_ms=latency)
-    Sample.objects.filter(run=run).exclude(pk__in=[s.pk for s in samples[:3]]).update(
-        latency_ms=None
-    )
+    # ms: under 0.5 s, under 5 s, over every bound; and one failed sample, timed too.
+    run = _finished_run_with_latencies(old, [300, 4000, 200_000])
+    prompt = run.prompt_set_version.prompts.last()
+    failure = CompletionFailure("timeout", "timed out", 2, 700, retryable=True)
+    sampling.record_sample(run, prompt, 0, failure)
+    Run.objects.filter(pk=run.pk).update(latency_histogram=run.count_latencies())
     Run.objects.filter(pk=run.pk).update(scored_at=run.finished_at + timedelta(seconds=20))
 
     families = scrape()
@@ -138,17 +148,34 @@ def test_histograms_bucket_the_stored_latencies_and_scoring_times(scrape, versio
     name = "tailwatch_sample_latency_seconds"
     assert _by_labels(latency, f"{name}_bucket", endpoint="v1", le="0.25") == 0
     assert _by_labels(latency, f"{name}_bucket", endpoint="v1", le="0.5") == 1
-    assert _by_labels(latency, f"{name}_bucket", endpoint="v1", le="5.0") == 2
-    assert _by_labels(latency, f"{name}_bucket", endpoint="v1", le="120.0") == 2
-    assert _by_labels(latency, f"{name}_bucket", endpoint="v1", le="+Inf") == 3
-    assert _by_labels(latency, f"{name}_count", endpoint="v1") == 3
-    assert _by_labels(latency, f"{name}_sum", endpoint="v1") == pytest.approx(204.3)
+    assert _by_labels(latency, f"{name}_bucket", endpoint="v1", le="1.0") == 2
+    assert _by_labels(latency, f"{name}_bucket", endpoint="v1", le="5.0") == 3
+    assert _by_labels(latency, f"{name}_bucket", endpoint="v1", le="120.0") == 3
+    assert _by_labels(latency, f"{name}_bucket", endpoint="v1", le="+Inf") == 4
+    assert _by_labels(latency, f"{name}_count", endpoint="v1") == 4
+    assert _by_labels(latency, f"{name}_sum", endpoint="v1") == pytest.approx(205.0)
+    assert _by_labels(latency, f"{name}_count", endpoint="v2") == 0
     scoring = families["tailwatch_scoring_duration_seconds"]
     name = "tailwatch_scoring_duration_seconds"
     assert _by_labels(scoring, f"{name}_bucket", endpoint="v1", le="15.0") == 0
     assert _by_labels(scoring, f"{name}_bucket", endpoint="v1", le="30.0") == 1
     assert _by_labels(scoring, f"{name}_sum", endpoint="v1") == pytest.approx(20)
     assert _by_labels(scoring, f"{name}_count", endpoint="v2") == 0
+
+
+def test_latencies_and_sample_counts_outlive_pruned_samples(scrape, versions):
+    old, _ = versions
+    _finished_run_with_latencies(old, [300, 4000])
+    before = scrape()
+    Sample.objects.all().delete()
+
+    after = scrape()
+
+    for family in ("tailwatch_sample_latency_seconds", "tailwatch_samples"):
+        assert after[family] == before[family]
+    samples, latency = after["tailwatch_samples"], after["tailwatch_sample_latency_seconds"]
+    assert _by_labels(samples, "tailwatch_samples_total", endpoint="v1", outcome="ok") == 2
+    assert _by_labels(latency, "tailwatch_sample_latency_seconds_count", endpoint="v1") == 2
 
 
 def test_open_alerts_are_exposed_by_rule_and_resolved_ones_are_not(scrape, versions):
