@@ -6,7 +6,8 @@ Needs PostgreSQL: ``BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/tailwa
 21 metric points, written with COPY; a few alerts fire, so the overview has some to show.
 
 Prints, all measured in this run, the median server time of each page rendered through Django's
-test client (middleware, views, queries, templates), against two references:
+test client (middleware, views, queries, templates), and of a Prometheus scrape of ``/metrics``,
+against two references:
   * an empty page through the same stack (the login page): the framework's own cost;
   * a bare SELECT of one endpoint's points for a year: what a page that read raw rows would pay
     before drawing anything.
