@@ -6,7 +6,8 @@ Needs PostgreSQL: ``BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/tailwa
 21 metric points, written with COPY; a few alerts fire, so the overview has some to show.
 
 Prints, all measured in this run, the median server time of each page rendered through Django's
-test client (middleware, views, queries, templates), against two references:
+test client (middleware, views, queries, templates), and of a Prometheus scrape of ``/metrics``,
+against two references:
   * an empty page through the same stack (the login page): the framework's own cost;
   * a bare SELECT of one endpoint's points for a year: what a page that read raw rows would pay
     before drawing anything.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import statistics
 import sys
@@ -84,6 +86,7 @@ def generate() -> None:
 
     from evaluators import METRIC_KEYS
     from monitor.models import (
+        LATENCY_BOUNDS_MS,
         Alert,
         AlertEvent,
         AlertRule,
@@ -120,6 +123,15 @@ def generate() -> None:
         cursor.execute("SELECT COALESCE(MAX(id), 0) FROM monitor_run")
         first_run_id = cursor.fetchone()[0] + 1
     runs, points, run_id = [], [], first_run_id
+    # What a run of 5 samples of 3 s each keeps for /metrics.
+    latencies = json.dumps(
+        {
+            "bounds_ms": list(LATENCY_BOUNDS_MS),
+            "cumulative": [5 if bound >= 5000 else 0 for bound in LATENCY_BOUNDS_MS],
+            "count": 5,
+            "sum_ms": 15_000,
+        }
+    )
     for endpoint in endpoints:
         levels = {metric: rng.uniform(0.2, 0.9) for metric in METRIC_KEYS}
         for index in range(RUNS_PER_ENDPOINT):
@@ -148,6 +160,7 @@ def generate() -> None:
                     False,
                     "",
                     0,
+                    latencies,
                 )
             )
             for metric, level in levels.items():
@@ -183,6 +196,7 @@ def generate() -> None:
                 "awaits_baseline",
                 "stage_error",
                 "stage_requeues",
+                "latency_histogram",
             ],
             runs,
         )
@@ -226,6 +240,7 @@ def median_ms(action, repeats: int = REPEATS) -> float:
 
 
 def measure() -> list[Target]:
+    from django.conf import settings
     from django.contrib.auth.models import User
     from django.db import connection
     from django.test import Client
@@ -272,6 +287,9 @@ def measure() -> list[Target]:
         "endpoint, all (a year)": endpoint.get_absolute_url() + "?range=all",
     }
     timings = {name: median_ms(get(client, url)) for name, url in pages.items()}
+    settings.TAILWATCH_METRICS_TOKEN = "bench"
+    scraper = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION="Bearer bench")
+    timings["/metrics scrape"] = median_ms(get(scraper, reverse("metrics")))
     for name, ms in timings.items():
         print(f"{name:24} {ms:7.1f} ms  = {ms / empty:5.1f}x the empty page")
     return [

@@ -15,6 +15,7 @@ from monitor.clients.openai_compatible import UNSTORABLE_CHARACTERS
 from monitor.models import (
     AlertRule,
     AlertState,
+    Channel,
     Endpoint,
     PromptSet,
     RuleKind,
@@ -276,6 +277,14 @@ class AlertRuleForm(forms.ModelForm):
         if cleaned.get("kind") == RuleKind.DOWN:
             cleaned["metric"] = ""
         return cleaned
+
+
+class ChannelForm(forms.ModelForm):
+    """A notification channel, validated as the admin's channel page validates it."""
+
+    class Meta:
+        model = Channel
+        fields = ["name", "kind", "target", "is_default", "enabled"]
 
 
 class ThrottledLoginMixin:

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -393,6 +393,9 @@ class RunStatus(models.TextChoices):
 
 
 ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+# The buckets of a run's sample latencies (see Run.count_latencies), from a fast local model to
+# a slow one behind retries.
+LATENCY_BOUNDS_MS = (100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 120_000)
 FINISHED_RUN_STATUSES = (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED)
 # A failed run has nothing to score, but the endpoint-down rules still judge it.
 SCORABLE_RUN_STATUSES = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
@@ -492,6 +495,13 @@ class Run(models.Model):
     stage_error = models.TextField(
         blank=True, help_text="Why the pipeline gave up on this run after scoring or evaluation."
     )
+    latency_histogram = models.JSONField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Its samples' request times in cumulative buckets, counted when it finished: "
+        "what /metrics adds up, so that a scrape reads runs, not samples.",
+    )
 
     objects = RunQuerySet.as_manager()
 
@@ -578,6 +588,23 @@ class Run(models.Model):
         """(succeeded, failed) as stored: the source of truth for the counters."""
         counts = self.samples.aggregate(failed=Count("pk", filter=~Q(error="")), total=Count("pk"))
         return counts["total"] - counts["failed"], counts["failed"]
+
+    def count_latencies(self) -> dict:
+        """Its samples' request times: how many took at most each of LATENCY_BOUNDS_MS, how
+        many were timed in all, and their sum."""
+        at_most = {
+            f"le_{bound}": Count("pk", filter=Q(latency_ms__lte=bound))
+            for bound in LATENCY_BOUNDS_MS
+        }
+        counts = self.samples.filter(latency_ms__isnull=False).aggregate(
+            count=Count("pk"), sum_ms=Sum("latency_ms"), **at_most
+        )
+        return {
+            "bounds_ms": list(LATENCY_BOUNDS_MS),
+            "cumulative": [counts[key] for key in at_most],
+            "count": counts["count"],
+            "sum_ms": counts["sum_ms"] or 0,
+        }
 
     def summarize_errors(self) -> str:
         """One line such as '3 of 40 samples failed: 2× HTTP 500, 1× timeout'."""
@@ -827,12 +854,16 @@ class AlertRule(models.Model):
             return self.endpoint_id == endpoint.pk
         return not self.model_family or self.model_family == endpoint.model_family
 
+    @staticmethod
+    def applying_to(endpoint: Endpoint) -> Q:
+        """Rules of the endpoint, of its family, and of every endpoint."""
+        return Q(endpoint=endpoint) | Q(
+            endpoint__isnull=True, model_family__in=["", endpoint.model_family]
+        )
+
     @classmethod
     def for_endpoint(cls, endpoint: Endpoint) -> list[AlertRule]:
-        rules = cls.objects.filter(enabled=True).filter(
-            Q(endpoint=endpoint)
-            | Q(endpoint__isnull=True, model_family__in=["", endpoint.model_family])
-        )
+        rules = cls.objects.filter(cls.applying_to(endpoint), enabled=True)
         return list(rules.prefetch_related("channels"))
 
     @classmethod

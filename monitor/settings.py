@@ -382,6 +382,10 @@ TAILWATCH_LAB_TOKEN = (
 # Longer prompts are refused (400): the lab reads a prompt in time proportional to its length.
 TAILWATCH_LAB_MAX_PROMPT_CHARS = env_int("TAILWATCH_LAB_MAX_PROMPT_CHARS", 8000)
 
+# The Prometheus exporter at /metrics: off (404) until a token is set; then a scrape must send
+# it as a bearer token (wrong or missing: 401).
+TAILWATCH_METRICS_TOKEN = os.environ.get("TAILWATCH_METRICS_TOKEN", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

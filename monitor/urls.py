@@ -3,7 +3,17 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from monitor.forms import LoginForm
-from monitor.views import alerts, compare, endpoints, health, lab, overview, prompt_sets, runs
+from monitor.views import (
+    alerts,
+    compare,
+    endpoints,
+    health,
+    lab,
+    metrics,
+    overview,
+    prompt_sets,
+    runs,
+)
 
 urlpatterns = [
     path("", overview.endpoint_list, name="endpoint-list"),
@@ -37,6 +47,7 @@ urlpatterns = [
     path("lab/v1/chat/completions", lab.completions, name="lab-chat"),
     path("lab/v1/completions", lab.completions, name="lab-completions"),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

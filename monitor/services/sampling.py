@@ -150,6 +150,7 @@ def _give_up(run: Run, now: datetime) -> None:
         samples_failed=failed,
         error_summary=f"gave up: {run.attempts} workers stopped before finishing this run",
         finished_at=now,
+        latency_histogram=run.count_latencies(),
         lease_token="",
         lease_expires_at=None,
     )
@@ -325,6 +326,7 @@ def finish_run(run: Run, token: str, failure: str = "") -> Run:
         samples_failed=failed,
         error_summary=summary,
         finished_at=timezone.now(),
+        latency_histogram=run.count_latencies(),
         lease_token="",
         lease_expires_at=None,
     )

@@ -1,9 +1,9 @@
 """Register an endpoint from the command line, validated exactly as the web form is."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from monitor.forms import EndpointForm
-from monitor.models import Endpoint, PromptSet
+from monitor.management.cli import endpoint_named, form_problems, prompt_set_named
 from monitor.services.seeding import DEFAULT_PROMPT_SET_NAME, default_prompt_set
 
 
@@ -35,14 +35,10 @@ class Command(BaseCommand):
         if options["prompt_set"] == DEFAULT_PROMPT_SET_NAME:
             prompt_set = default_prompt_set()
         else:
-            prompt_set = PromptSet.objects.filter(name=options["prompt_set"]).first()
-            if prompt_set is None:
-                raise CommandError(f"no prompt set named {options['prompt_set']!r}")
+            prompt_set = prompt_set_named(options["prompt_set"])
         baseline = None
         if options["baseline_endpoint"]:
-            baseline = Endpoint.objects.filter(name=options["baseline_endpoint"]).first()
-            if baseline is None:
-                raise CommandError(f"no endpoint named {options['baseline_endpoint']!r}")
+            baseline = endpoint_named(options["baseline_endpoint"])
         form = EndpointForm(
             data={
                 "name": options["name"],
@@ -66,10 +62,7 @@ class Command(BaseCommand):
             }
         )
         if not form.is_valid():
-            problems = "; ".join(
-                f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()
-            )
-            raise CommandError(problems)
+            raise form_problems(form)
         endpoint = form.save()
         self.stdout.write(
             f"Registered {endpoint.name} (id {endpoint.pk}); first run within a minute."
