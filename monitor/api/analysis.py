@@ -97,11 +97,12 @@ class SeriesView(APIView):
         ]
         return Response({"endpoint": endpoint.pk, "metric": metric, "points": rows})
 
-    def handle_exception(self, exc):
-        # Errors are JSON whatever format the series was asked in.
-        self.request.accepted_renderer = JSONRenderer()
-        self.request.accepted_media_type = JSONRenderer.media_type
-        return super().handle_exception(exc)
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Errors, and OPTIONS' description of the route, are JSON whatever format was asked.
+        if not (isinstance(response.data, dict) and "points" in response.data):
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 def _max_points(request) -> int:
