@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.forms import model_to_dict
 from rest_framework import serializers
 
@@ -39,7 +41,8 @@ class FormValidatedSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs: dict) -> dict:
         fields = self.form_class._meta.fields
-        data = model_to_dict(self.instance, fields=fields) if self.instance else {}
+        # A new object starts from the model's defaults, as the page's empty form does.
+        data = model_to_dict(self.instance or self.Meta.model(), fields=fields)
         data.update(attrs)
         form = self.form_class(data=data, instance=self.instance)
         if not form.is_valid():
@@ -268,5 +271,11 @@ class ChannelSerializer(serializers.ModelSerializer):
     def validate(self, attrs: dict) -> dict:
         channel = Channel(**{**model_to_dict(self.instance or Channel()), **attrs})
         channel.pk = self.instance.pk if self.instance else None
-        channel.full_clean(validate_unique=False)
+        try:
+            channel.full_clean(validate_unique=False)
+        except DjangoValidationError as exc:
+            # Channel.clean judges the target against the kind: its errors are the target's.
+            errors = exc.message_dict
+            errors["target"] = errors.pop(NON_FIELD_ERRORS, []) + errors.get("target", [])
+            raise serializers.ValidationError({k: v for k, v in errors.items() if v}) from None
         return attrs
