@@ -3,7 +3,6 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import (
     SpectacularAPIView,
-    SpectacularRedocView,
     SpectacularSwaggerSplitView,
 )
 from rest_framework.permissions import AllowAny
@@ -47,5 +46,4 @@ urlpatterns = [
         SpectacularSwaggerSplitView.as_view(url_name="api-schema", **public),
         name="api-docs",
     ),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema", **public), name="api-redoc"),
 ]

@@ -187,3 +187,11 @@ def test_two_runs_compare_with_their_stored_values_and_cis(api, scored):
     missing = api.get("/api/compare/", {"by": "run", "a": runs[0].pk, "b": 999999})
     assert missing.status_code == 400 and "No run" in missing.json()["detail"]
     assert api.get("/api/compare/", {"by": "run", "a": "x", "b": "1"}).status_code == 400
+
+
+def test_the_docs_page_loads_swagger_ui_from_this_site(client):
+    page = client.get("/api/docs/").content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
+    assert "cdn" not in page.lower()
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200 and b"/api/runs/{id}/verdict/" in schema.content

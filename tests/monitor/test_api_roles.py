@@ -48,7 +48,6 @@ ROUTES = {
     ),
     "api-schema": ({"GET": PUBLIC}, {}),
     "api-docs": ({"GET": PUBLIC}, {}),
-    "api-redoc": ({"GET": PUBLIC}, {}),
 }
 
 
