@@ -379,7 +379,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "monitor.api.pagination.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "monitor.api.errors.exception_handler",
     "PAGE_SIZE": env_int("TAILWATCH_API_PAGE_SIZE", 50),
 }
 SPECTACULAR_SETTINGS = {

@@ -10,6 +10,7 @@ from monitor.models import (
     AlertRule,
     AlertState,
     ApiToken,
+    Channel,
     Endpoint,
     EventKind,
     PromptSet,
@@ -176,6 +177,15 @@ def test_rules_and_channels_are_checked_as_in_the_pages(api):
         content_type="application/json",
     )
     assert ok.status_code == 201
+    down = api.post(
+        "/api/rules/",
+        {"kind": "down", "metric": "", "window_runs": 2, "channels": [ok.json()["id"]]},
+        content_type="application/json",
+    )
+    assert down.status_code == 201, down.json()
+    assert list(AlertRule.objects.get(pk=down.json()["id"]).channels.all()) == [
+        Channel.objects.get(name="ops")
+    ]
 
 
 def test_two_runs_compare_with_their_stored_values_and_cis(api, scored):
