@@ -379,6 +379,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "monitor.api.pagination.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "monitor.api.parsers.ReadableJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": env_int("TAILWATCH_API_PAGE_SIZE", 50),
 }
 SPECTACULAR_SETTINGS = {

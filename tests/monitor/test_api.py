@@ -61,6 +61,8 @@ def test_a_new_version_is_registered_with_its_baseline_and_a_write_only_key(api)
 
 
 def test_endpoint_writes_answer_the_forms_messages(api):
+    too_deep = api.post("/api/endpoints/", "[" * 100_000, content_type="application/json")
+    assert too_deep.status_code == 400 and "nested too deeply" in too_deep.json()["detail"]
     reserved = api.post(
         "/api/endpoints/",
         new_endpoint(extra_params={"model": "other"}),

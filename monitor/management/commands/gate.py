@@ -38,6 +38,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        if options["poll"] <= 0:
+            raise CommandError("--poll must be more than 0 seconds", returncode=ERROR_EXIT)
         endpoint = Endpoint.objects.filter(name=options["endpoint"]).first()
         if endpoint is None:
             raise CommandError(f"no endpoint named {options['endpoint']!r}", returncode=ERROR_EXIT)
