@@ -7,7 +7,9 @@ against the endpoint's current ``PromptSetVersion``, and the run's worker fills 
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 import unicodedata
 from collections import Counter
 from datetime import datetime, timedelta
@@ -1048,3 +1050,34 @@ class DispatcherTick(models.Model):
     @classmethod
     def last(cls) -> datetime | None:
         return cls.objects.filter(pk=cls.SINGLETON_PK).values_list("finished_at", flat=True).first()
+
+
+class ApiToken(models.Model):
+    """A user's key to the REST API. Only its SHA-256 is stored: the key is shown once, when
+    made, and a leaked database holds nothing that authenticates."""
+
+    PREFIX = "tw_"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_token"
+    )
+    key_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the key, hex.")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"API token of {self.user}"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+    @classmethod
+    def issue(cls, user) -> str:
+        """A new key for ``user``, replacing any earlier one; returns the key itself."""
+        key = cls.PREFIX + secrets.token_urlsafe(32)
+        cls.objects.update_or_create(
+            user=user,
+            defaults={"key_hash": cls.hash_key(key), "created_at": timezone.now()},
+        )
+        return key

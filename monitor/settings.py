@@ -122,6 +122,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "monitor",
 ]
 
@@ -385,6 +388,36 @@ TAILWATCH_LAB_MAX_PROMPT_CHARS = env_int("TAILWATCH_LAB_MAX_PROMPT_CHARS", 8000)
 # The Prometheus exporter at /metrics: off (404) until a token is set; then a scrape must send
 # it as a bearer token (wrong or missing: 401).
 TAILWATCH_METRICS_TOKEN = os.environ.get("TAILWATCH_METRICS_TOKEN", "")
+
+# REST API at /api/: a user's token (scripts, CI) or the UI's session; the roles' permissions
+# decide what each may do (monitor/api/permissions.py).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "monitor.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["monitor.api.permissions.RolePermission"],
+    "DEFAULT_PAGINATION_CLASS": "monitor.api.pagination.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "monitor.api.parsers.ReadableJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "PAGE_SIZE": env_int("TAILWATCH_API_PAGE_SIZE", 50),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tailwatch API",
+    "DESCRIPTION": "Endpoints, prompt sets, runs, samples, metric series, alerts and the "
+    "release gate's verdict. Authenticate with `Authorization: Bearer <token>` "
+    "(`manage.py api_token --user NAME`).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 LOGGING = {
     "version": 1,

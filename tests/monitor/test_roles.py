@@ -63,8 +63,8 @@ PAGES = {
 }
 # Outside the login: the lab's models answer to their own token (tests/monitor/test_lab_view.py).
 OWN_AUTH = {"lab-chat", "lab-completions"}
-# Included URL confs, walked by their own test below.
-INCLUDED = {"admin/"}
+# Included URL confs, walked by their own tests: the admin below, the API in test_api_roles.py.
+INCLUDED = {"admin/", "api/"}
 
 
 @dataclass(frozen=True)
