@@ -61,8 +61,9 @@ PAGES = {
     "login": Page({"GET": PUBLIC, "POST": PUBLIC}),
     "logout": Page({"POST": PUBLIC}),
 }
-# Outside the login: the lab's models answer to their own token (tests/monitor/test_lab_view.py).
-OWN_AUTH = {"lab-chat", "lab-completions"}
+# Outside the login, each behind its own token: the lab's models (tests/monitor/test_lab_view.py)
+# and the Prometheus exporter (tests/monitor/test_prometheus.py).
+OWN_AUTH = {"lab-chat", "lab-completions", "metrics"}
 # Included URL confs, walked by their own tests: the admin below, the API in test_api_roles.py.
 INCLUDED = {"admin/", "api/"}
 
