@@ -648,6 +648,37 @@ class MetricPoint(models.Model):
         return f"{self.metric}={self.value:.4g} ({self.run})"
 
 
+class Granularity(models.TextChoices):
+    HOUR = "hour", "Hour"
+    DAY = "day", "Day"
+
+
+class MetricRollup(models.Model):
+    """One metric's points of one endpoint in one hour or day (UTC), summed up: what a chart of
+    a long range reads instead of the points. Derived from the points, and recomputed from them
+    wherever points are written or deleted (``monitor.services.rollups``)."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="rollups")
+    metric = models.CharField(max_length=40, help_text="An evaluators metric key.")
+    granularity = models.CharField(max_length=4, choices=Granularity.choices)
+    start = models.DateTimeField(help_text="The start of the hour or day, in UTC.")
+    count = models.PositiveIntegerField(help_text="Points in the hour or day.")
+    total = models.FloatField(help_text="The sum of their values.")
+    low = models.FloatField(help_text="The lowest of their values.")
+    high = models.FloatField(help_text="The highest of their values.")
+
+    class Meta:
+        constraints = [
+            # Also the index a chart reads by: an endpoint's metrics at one granularity, by time.
+            models.UniqueConstraint(
+                fields=["endpoint", "granularity", "metric", "start"], name="unique_rollup"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.granularity} {self.start:%Y-%m-%d %H:%M}: {self.count}"
+
+
 class ChannelKind(models.TextChoices):
     EMAIL = "email", "Email"
     WEBHOOK = "webhook", "Webhook (JSON POST, Slack-compatible)"
