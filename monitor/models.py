@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import unicodedata
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -649,8 +649,19 @@ class MetricPoint(models.Model):
 
 
 class Granularity(models.TextChoices):
+    """How long a roll-up's time bucket is; buckets start at whole hours and days in UTC."""
+
     HOUR = "hour", "Hour"
     DAY = "day", "Day"
+
+    @property
+    def seconds(self) -> int:
+        return 3600 if self is Granularity.HOUR else 86400
+
+    def start_of(self, moment: datetime) -> datetime:
+        """The start of the hour or day ``moment`` lies in."""
+        seconds = int(moment.timestamp())
+        return datetime.fromtimestamp(seconds - seconds % self.seconds, UTC)
 
 
 class MetricRollup(models.Model):

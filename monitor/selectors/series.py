@@ -14,10 +14,9 @@ from django.db.models import BigIntegerField, Func, Max, Min, QuerySet, Sum, Val
 from evaluators import METRICS
 from monitor.models import Endpoint, Granularity, MetricPoint, MetricRollup
 from monitor.selectors.metrics import metric_description, metric_label
-from monitor.services.rollups import SECONDS, bucket_start
 
 CHART_POINTS = 300
-DAY = SECONDS[Granularity.DAY]
+DAY = Granularity.DAY.seconds
 # A chart reads hourly roll-ups while they are at most this many per point it draws (so a 30-day
 # chart is drawn from hours, a year from days), daily ones past that: one row a day of the range.
 ROLLUPS_PER_POINT = 4
@@ -119,7 +118,7 @@ def metric_series_by_metric(
 def _rollups(
     endpoint: Endpoint,
     metrics: Iterable[str],
-    granularity: str,
+    granularity: Granularity,
     start: datetime | None,
     end: datetime | None,
 ) -> QuerySet[MetricRollup]:
@@ -129,7 +128,7 @@ def _rollups(
         endpoint=endpoint, granularity=granularity, metric__in=list(metrics)
     )
     if start:
-        rollups = rollups.filter(start__gte=bucket_start(start, granularity))
+        rollups = rollups.filter(start__gte=granularity.start_of(start))
     if end:
         rollups = rollups.filter(start__lte=end)
     return rollups
@@ -146,16 +145,16 @@ def _bucketed_series(
     ``max_points``: mean, lowest and highest value, and how many points it holds."""
     first = int(min(span[1] for span in spans.values()).timestamp())
     days = (int(max(span[2] for span in spans.values()).timestamp()) - first) // DAY + 1
-    granularity, seconds = next(
+    granularity = next(
         (
-            (granularity, seconds)
-            for granularity, seconds in SECONDS.items()
-            if days * DAY // seconds <= ROLLUPS_PER_POINT * max_points
+            granularity
+            for granularity in Granularity
+            if days * DAY // granularity.seconds <= ROLLUPS_PER_POINT * max_points
         ),
-        (Granularity.DAY, DAY),
+        Granularity.DAY,
     )
-    units = days * DAY // seconds
-    width = seconds * -(-units // max_points)  # ceiling division
+    units = days * DAY // granularity.seconds
+    width = granularity.seconds * -(-units // max_points)  # ceiling division
     # No ORDER BY: the database then groups by hashing, not by sorting.
     buckets = (
         _rollups(endpoint, spans, granularity, start, end)

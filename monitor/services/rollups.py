@@ -19,7 +19,6 @@ from django.db.models.functions import Trunc
 
 from monitor.models import Endpoint, Granularity, MetricPoint, MetricRollup
 
-SECONDS = {Granularity.HOUR: 3600, Granularity.DAY: 86400}
 COLUMNS = ("endpoint_id", "metric", "granularity", "start", "count", "total", "low", "high")
 
 
@@ -30,12 +29,6 @@ class Span:
     endpoint_id: int
     first: datetime
     last: datetime
-
-
-def bucket_start(moment: datetime, granularity: str) -> datetime:
-    """The start (UTC) of the hour or day ``moment`` lies in."""
-    seconds = int(moment.timestamp())
-    return datetime.fromtimestamp(seconds - seconds % SECONDS[granularity], UTC)
 
 
 def spans_of(points: QuerySet[MetricPoint]) -> list[Span]:
@@ -104,10 +97,10 @@ def _refresh_span(span: Span) -> None:
     _insert(day_rows(hours))
 
 
-def _hours_or_days(span: Span, granularity: str) -> tuple[datetime, datetime]:
+def _hours_or_days(span: Span, granularity: Granularity) -> tuple[datetime, datetime]:
     """The start of the span's first hour (or day), and the end of its last."""
-    end = bucket_start(span.last, granularity) + timedelta(seconds=SECONDS[granularity])
-    return bucket_start(span.first, granularity), end
+    end = granularity.start_of(span.last) + timedelta(seconds=granularity.seconds)
+    return granularity.start_of(span.first), end
 
 
 def hour_rows(points: QuerySet) -> QuerySet:
