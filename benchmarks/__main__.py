@@ -1,7 +1,8 @@
 """``make bench``: every speed target, each against a reference measured in the same run, in one
 table. Each module below measures its own targets (``targets()``) and says what it does as it goes;
-the table comes last."""
+the table comes last. ``python -m benchmarks bench_pages`` runs only the modules named."""
 
+import argparse
 import importlib
 import os
 import sys
@@ -24,9 +25,14 @@ MODULES = (
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description="Every speed target against its reference.")
+    parser.add_argument("modules", nargs="*", help=f"only these of {', '.join(MODULES)}")
+    chosen = parser.parse_args().modules or MODULES
+    if unknown := set(chosen) - set(MODULES):
+        parser.error(f"no benchmark module {', '.join(sorted(unknown))}; there are {MODULES}")
     started = time.perf_counter()
     targets = []
-    for name in MODULES:
+    for name in chosen:
         module = importlib.import_module(f"benchmarks.{name}")
         print(f"== {name}: {module.__doc__.splitlines()[0]}", flush=True)
         targets += module.targets()

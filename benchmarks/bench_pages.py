@@ -3,7 +3,8 @@
 Needs PostgreSQL: ``BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/tailwatch_bench``
 (the database is created if missing, and filled once; ``--regenerate`` fills it again).
 12 endpoints in 4 model families each get a scored run every ~2.2 hours for a year, every run
-21 metric points, written with COPY; a few alerts fire, so the overview has some to show.
+one point per metric, written with COPY, then summed up into hourly and daily roll-ups by the
+database as the migration that adds them does; a few alerts fire, so the overview has some.
 
 Prints, all measured in this run, the median server time of each page rendered through Django's
 test client (middleware, views, queries, templates), and of a Prometheus scrape of ``/metrics``,
@@ -94,12 +95,23 @@ def generate() -> None:
         Endpoint,
         EventKind,
         MetricPoint,
+        MetricRollup,
         PromptSet,
         Run,
     )
+    from monitor.services import rollups
     from monitor.services.prompts import PromptRow, add_version
 
-    for model in (MetricPoint, AlertEvent, Alert, Run, AlertRule, Endpoint, PromptSet):
+    for model in (
+        MetricRollup,
+        MetricPoint,
+        AlertEvent,
+        Alert,
+        Run,
+        AlertRule,
+        Endpoint,
+        PromptSet,
+    ):
         model.objects.all().delete()
     prompt_set = PromptSet.objects.create(name="bench")
     version = add_version(prompt_set, [PromptRow("p0", "open", "Say something.")], "bench")
@@ -205,6 +217,7 @@ def generate() -> None:
             ["endpoint_id", "run_id", "metric", "value", "ci_low", "ci_high", "n", "time"],
             points,
         )
+        rollups.rebuild_all()
         with connection.cursor() as cursor:
             cursor.execute("SELECT setval('monitor_run_id_seq', %s)", [run_id])
     # Two alerts per family's newest version, so the overview has open alerts on top.
@@ -225,7 +238,7 @@ def generate() -> None:
         cursor.execute("VACUUM ANALYZE")
     print(
         f"generated {len(runs):,} runs and {len(points):,} points "
-        f"(COPY {time.perf_counter() - started:.1f} s)"
+        f"(COPY and roll-ups {time.perf_counter() - started:.1f} s)"
     )
 
 
@@ -283,6 +296,8 @@ def measure() -> list[Target]:
     )
     pages = {
         "overview": reverse("endpoint-list"),
+        # The page with the fewest chart points: what the rest of the page costs.
+        "endpoint, 24 hours": endpoint.get_absolute_url() + "?range=24h",
         "endpoint, 30 days": endpoint.get_absolute_url(),
         "endpoint, all (a year)": endpoint.get_absolute_url() + "?range=all",
     }

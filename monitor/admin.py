@@ -16,6 +16,7 @@ from monitor.models import (
     Sample,
 )
 from monitor.notifications import delivery
+from monitor.services import rollups
 from monitor.services.endpoints import save_endpoint
 
 admin.site.login_form = AdminLoginForm
@@ -113,6 +114,15 @@ class RunAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    # A deleted run takes its points with it: their roll-ups are recomputed.
+    def delete_model(self, request, obj: Run) -> None:
+        with rollups.kept_up_to_date(MetricPoint.objects.filter(run=obj)):
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with rollups.kept_up_to_date(MetricPoint.objects.filter(run__in=queryset)):
+            super().delete_queryset(request, queryset)
+
 
 @admin.register(MetricPoint)
 class MetricPointAdmin(admin.ModelAdmin):
@@ -122,6 +132,12 @@ class MetricPointAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def delete_model(self, request, obj: MetricPoint) -> None:
+        rollups.delete_points(MetricPoint.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset) -> None:
+        rollups.delete_points(queryset)
 
 
 @admin.register(AlertRule)

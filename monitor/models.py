@@ -12,7 +12,7 @@ import os
 import secrets
 import unicodedata
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -675,6 +675,48 @@ class MetricPoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric}={self.value:.4g} ({self.run})"
+
+
+class Granularity(models.TextChoices):
+    """How long a roll-up's time bucket is; buckets start at whole hours and days in UTC."""
+
+    HOUR = "hour", "Hour"
+    DAY = "day", "Day"
+
+    @property
+    def seconds(self) -> int:
+        return 3600 if self is Granularity.HOUR else 86400
+
+    def start_of(self, moment: datetime) -> datetime:
+        """The start of the hour or day ``moment`` lies in."""
+        seconds = int(moment.timestamp())
+        return datetime.fromtimestamp(seconds - seconds % self.seconds, UTC)
+
+
+class MetricRollup(models.Model):
+    """One metric's points of one endpoint in one hour or day (UTC), summed up: what a chart of
+    a long range reads instead of the points. Derived from the points, and recomputed from them
+    wherever points are written or deleted (``monitor.services.rollups``)."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="rollups")
+    metric = models.CharField(max_length=40, help_text="An evaluators metric key.")
+    granularity = models.CharField(max_length=4, choices=Granularity.choices)
+    start = models.DateTimeField(help_text="The start of the hour or day, in UTC.")
+    count = models.PositiveIntegerField(help_text="Points in the hour or day.")
+    total = models.FloatField(help_text="The sum of their values.")
+    low = models.FloatField(help_text="The lowest of their values.")
+    high = models.FloatField(help_text="The highest of their values.")
+
+    class Meta:
+        constraints = [
+            # Also the index a chart reads by: an endpoint's metrics at one granularity, by time.
+            models.UniqueConstraint(
+                fields=["endpoint", "granularity", "metric", "start"], name="unique_rollup"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.granularity} {self.start:%Y-%m-%d %H:%M}: {self.count}"
 
 
 class ChannelKind(models.TextChoices):

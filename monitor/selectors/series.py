@@ -1,4 +1,5 @@
-"""Metric series for charts, downsampled in the database, and the payload charts.js draws."""
+"""Metric series for charts, downsampled from hourly or daily roll-ups, and the payload charts.js
+draws."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 
-from django.db.models import Avg, BigIntegerField, Count, Func, Max, Min, Value
+from django.db import connection
+from django.db.models import BigIntegerField, Func, Max, Min, QuerySet, Sum, Value
 
 from evaluators import METRICS
-from monitor.models import Endpoint, MetricPoint
+from monitor.models import Endpoint, Granularity, MetricPoint, MetricRollup
 from monitor.selectors.metrics import metric_description, metric_label
 
 CHART_POINTS = 300
+DAY = Granularity.DAY.seconds
+# A chart reads hourly roll-ups while they are at most this many per point it draws (so a 30-day
+# chart is drawn from hours, a year from days), daily ones past that: one row a day of the range.
+ROLLUPS_PER_POINT = 4
 # Significant digits of the values sent to a chart: finer than a chart can show, and a year's
 # charts weigh (and render, escaped into the page) a third of what full floats do.
 CHART_DIGITS = 4
@@ -63,8 +69,9 @@ def metric_series(
     """The metric's points for a time range, oldest first, at most ``max_points`` of them.
 
     Up to ``max_points`` raw points are returned as they are (low/high: the 95% CI). More are
-    averaged in equal time buckets, computed by the database, with each bucket's min and max
-    as low/high, so a year of five-minute runs draws from a few hundred rows.
+    averaged in equal time buckets of whole hours or days, summed up by the database from the
+    roll-ups, with each bucket's min and max as low/high, so a year of five-minute runs draws
+    from a few hundred rows.
     """
     return metric_series_by_metric(endpoint, [metric], start, end, max_points).get(metric, [])
 
@@ -76,47 +83,96 @@ def metric_series_by_metric(
     end: datetime | None = None,
     max_points: int = 500,
 ) -> dict[str, list[SeriesPoint]]:
-    """``metric_series`` of several metrics in three queries instead of three per metric: one
-    counts each metric's points, one fetches the raw points of the metrics that fit, one buckets
-    the rest on a time grid they share (so their charts line up)."""
-    points = MetricPoint.objects.filter(endpoint=endpoint, metric__in=list(metrics))
+    """``metric_series`` of several metrics in three queries, none of which reads more than a
+    bounded number of rows per metric, whatever the range: one counts each metric's points from
+    its daily roll-ups, one fetches the raw points of the metrics that fit, and one reads the
+    rest from hourly or daily roll-ups (whichever gives at most ``ROLLUPS_PER_POINT`` of them
+    per chart point, daily past that), merged on a time grid the metrics share so that their
+    charts line up. A bucket covers whole hours or days: the first and last may also hold points
+    just outside the range."""
+    spans = {
+        metric: (count, first, last)
+        for metric, count, first, last in _rollups(endpoint, metrics, Granularity.DAY, start, end)
+        .values("metric")
+        .annotate(count=Sum("count"), first=Min("start"), last=Max("start"))
+        .values_list("metric", "count", "first", "last")
+    }
+    # The daily counts may include points just outside the range: raw points never exceed the cap.
+    raw = [metric for metric, (count, _, _) in spans.items() if count <= max_points]
+    series: dict[str, list[SeriesPoint]] = {metric: [] for metric in spans}
+    points = MetricPoint.objects.filter(endpoint=endpoint, metric__in=raw)
     if start:
         points = points.filter(time__gte=start)
     if end:
         points = points.filter(time__lte=end)
-    spans = {
-        row["metric"]: row
-        for row in points.values("metric").annotate(
-            # COUNT(*), not of a column: the series index alone answers it.
-            count=Count("*"),
-            first=Min("time"),
-            last=Max("time"),
-        )
-    }
-    raw = [metric for metric, span in spans.items() if span["count"] <= max_points]
-    series: dict[str, list[SeriesPoint]] = {metric: [] for metric in spans}
-    for p in points.filter(metric__in=raw).order_by("time"):
+    for p in points.order_by("time") if raw else []:
         series[p.metric].append(
             SeriesPoint(int(p.time.timestamp()), p.value, p.ci_low, p.ci_high, 1, p.run_id)
         )
-    bucketed = [metric for metric in spans if metric not in raw]
-    if not bucketed:
-        return series
-    first = int(min(spans[metric]["first"] for metric in bucketed).timestamp())
-    last = int(max(spans[metric]["last"] for metric in bucketed).timestamp())
-    width = max(1, -(-(last - first + 1) // max_points))  # ceiling division
-    # No ORDER BY: the database then groups by hashing, not by sorting every point.
-    buckets = (
-        points.filter(metric__in=bucketed)
-        .annotate(bucket=(EpochSeconds("time") - Value(first)) / Value(width))
-        .values("metric", "bucket")
-        .annotate(mean=Avg("value"), low=Min("value"), high=Max("value"), count=Count("*"))
-        .order_by()
-        .values_list("metric", "bucket", "mean", "low", "high", "count")
+    bucketed = {metric: span for metric, span in spans.items() if metric not in raw}
+    if bucketed:
+        series.update(_bucketed_series(endpoint, bucketed, start, end, max_points))
+    return series
+
+
+def _rollups(
+    endpoint: Endpoint,
+    metrics: Iterable[str],
+    granularity: Granularity,
+    start: datetime | None,
+    end: datetime | None,
+) -> QuerySet[MetricRollup]:
+    """The endpoint's roll-ups of ``metrics`` at ``granularity`` of the hours or days that
+    overlap the range."""
+    rollups = MetricRollup.objects.filter(
+        endpoint=endpoint, granularity=granularity, metric__in=list(metrics)
     )
-    for metric, bucket, mean, low, high, count in sorted(buckets, key=itemgetter(0, 1)):
+    if start:
+        rollups = rollups.filter(start__gte=granularity.start_of(start))
+    if end:
+        rollups = rollups.filter(start__lte=end)
+    return rollups
+
+
+def _bucketed_series(
+    endpoint: Endpoint,
+    spans: dict[str, tuple[int, datetime, datetime]],
+    start: datetime | None,
+    end: datetime | None,
+    max_points: int,
+) -> dict[str, list[SeriesPoint]]:
+    """Each metric's roll-ups, several merged into one bucket where they would be more than
+    ``max_points``: mean, lowest and highest value, and how many points it holds."""
+    first = int(min(span[1] for span in spans.values()).timestamp())
+    days = (int(max(span[2] for span in spans.values()).timestamp()) - first) // DAY + 1
+    granularity = next(
+        (
+            granularity
+            for granularity in Granularity
+            if days * DAY // granularity.seconds <= ROLLUPS_PER_POINT * max_points
+        ),
+        Granularity.DAY,
+    )
+    units = days * DAY // granularity.seconds
+    width = granularity.seconds * -(-units // max_points)  # ceiling division
+    # No ORDER BY: the database then groups by hashing, not by sorting.
+    buckets = (
+        _rollups(endpoint, spans, granularity, start, end)
+        .annotate(bucket=(EpochSeconds("start") - Value(first)) / Value(width))
+        .values("metric", "bucket")
+        .annotate(points=Sum("count"), sum=Sum("total"), lowest=Min("low"), highest=Max("high"))
+        .order_by()
+        .values_list("metric", "bucket", "points", "sum", "lowest", "highest")
+    )
+    with connection.cursor() as cursor:
+        # The rows as the driver gives them (ints and floats already): the ORM's converters,
+        # called once per value, cost more than the query.
+        cursor.execute(*buckets.query.sql_with_params())
+        rows = cursor.fetchall()
+    series: dict[str, list[SeriesPoint]] = {metric: [] for metric in spans}
+    for metric, bucket, count, total, low, high in sorted(rows, key=itemgetter(0, 1)):
         series[metric].append(
-            SeriesPoint(first + bucket * width + width // 2, mean, low, high, count)
+            SeriesPoint(first + bucket * width + width // 2, total / count, low, high, count)
         )
     return series
 

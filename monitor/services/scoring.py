@@ -12,14 +12,14 @@ from typing import NoReturn
 
 import numpy as np
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from django.utils import timezone
 
 import evaluators
 from evaluators.embedding import share_of_cores
 from monitor.celery import app as celery_app
 from monitor.models import MetricPoint, PromptKind, Run, Sample
-from monitor.services import baselines
+from monitor.services import baselines, rollups
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +142,11 @@ def score_run(run_id: int, *, again: bool = False) -> Run:
         log.exception("run %s could not be scored", run.pk)
         _not_scorable(run, f"scoring failed: {exc!r}", exc)
     time = run.finished_at or timezone.now()
-    with transaction.atomic():
-        MetricPoint.objects.filter(run=run).delete()
+    old_points = MetricPoint.objects.filter(run=run)
+    # One transaction: the points, their roll-ups and the run's report change together.
+    with rollups.kept_up_to_date(old_points) as changed:
+        old_points.delete()
+        changed.append(rollups.Span(run.endpoint_id, time, time))
         MetricPoint.objects.bulk_create(
             MetricPoint(
                 endpoint=run.endpoint,

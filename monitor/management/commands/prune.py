@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from monitor.models import Endpoint, MetricPoint, Sample
+from monitor.services import rollups
 
 
 class Command(BaseCommand):
@@ -42,16 +43,18 @@ class Command(BaseCommand):
                     Sample.objects.filter(created_at__lt=cutoff)
                     .exclude(run__in=pinned)
                     .exclude(run__in=scales)
+                    .delete()[0]
                 ),
             ),
             "metric points": (
                 options["point_days"],
-                lambda cutoff: MetricPoint.objects.filter(time__lt=cutoff),
+                # The charts' roll-ups of the pruned hours and days are kept equal to the points.
+                lambda cutoff: rollups.delete_points(MetricPoint.objects.filter(time__lt=cutoff)),
             ),
         }
-        for label, (days, older_than) in old_data.items():
+        for label, (days, delete_older_than) in old_data.items():
             if days <= 0:
                 self.stdout.write(f"Keeping all {label}.")
                 continue
-            deleted, _ = older_than(now - timedelta(days=days)).delete()
+            deleted = delete_older_than(now - timedelta(days=days))
             self.stdout.write(f"Deleted {deleted} {label} older than {days} days.")
