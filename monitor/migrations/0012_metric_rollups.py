@@ -14,7 +14,7 @@ def roll_up_existing_points(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitor', '0009_prompt_set_name_check'),
+        ('monitor', '0011_api_tokens'),
     ]
 
     operations = [
