@@ -3,7 +3,17 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from monitor.forms import LoginForm
-from monitor.views import alerts, compare, endpoints, health, lab, overview, prompt_sets, runs
+from monitor.views import (
+    alerts,
+    compare,
+    endpoints,
+    health,
+    lab,
+    overview,
+    prompt_sets,
+    runs,
+    scans,
+)
 
 urlpatterns = [
     path("", overview.endpoint_list, name="endpoint-list"),
@@ -34,6 +44,10 @@ urlpatterns = [
     path("alerts/rules/<int:pk>/", alerts.rule_edit, name="rule-edit"),
     path("prompt-sets/", prompt_sets.promptset_list, name="promptset-list"),
     path("prompt-sets/<int:pk>/", prompt_sets.promptset_detail, name="promptset-detail"),
+    path("scans/", scans.scan_list, name="scan-list"),
+    path("scans/<int:pk>/", scans.scan_detail, name="scan-detail"),
+    path("scans/<int:pk>/progress/", scans.scan_progress, name="scan-progress"),
+    path("scans/<int:pk>/<str:what>/", scans.scan_download, name="scan-download"),
     path("lab/v1/chat/completions", lab.completions, name="lab-chat"),
     path("lab/v1/completions", lab.completions, name="lab-completions"),
     path("healthz", health.healthz, name="healthz"),

@@ -30,9 +30,10 @@ READ_MODELS = (
     "alert",
     "alertevent",
     "ruleevaluation",
+    "scan",
 )
 # What editors create, change and delete.
-EDITED_MODELS = ("endpoint", "promptset", "promptsetversion", "prompt", "alertrule")
+EDITED_MODELS = ("endpoint", "promptset", "promptsetversion", "prompt", "alertrule", "scan")
 # Deleted along with an endpoint or a rule (the admin asks for the right to delete each).
 HISTORY_MODELS = (
     "run",
@@ -88,6 +89,9 @@ def _permissions(role: Role, apps) -> list:
             )
         )
     names = VIEWER_PERMISSIONS if role is VIEWER else EDITOR_PERMISSIONS
+    # An early migration's app registry lacks the later models: their permissions are granted
+    # by the migration that creates them (scans: 0010).
+    names = [name for name in names if _model_exists(apps, name)]
     wanted = [name.split(".") for name in names]
     rows = list(
         permission_model.objects.select_related("content_type").filter(
@@ -98,6 +102,15 @@ def _permissions(role: Role, apps) -> list:
     if missing:
         raise UnknownPermissionError(f"no permission {sorted(missing)}: run manage.py migrate")
     return rows
+
+
+def _model_exists(apps, permission: str) -> bool:
+    app_label, codename = permission.split(".")
+    try:
+        apps.get_model(app_label, codename.split("_", 1)[1])
+    except LookupError:
+        return False
+    return True
 
 
 def role_group(role: Role, apps=installed_apps):

@@ -1,0 +1,198 @@
+"""The scan itself: one pass over a corpus that finds near-copies of stored model outputs and
+the corpus's own exact and near duplicates, writes the filtered corpus and the manifest of what
+was dropped and why, and samples documents for the warning signs.
+
+No Django here beyond the loaded ``OutputIndex``: ``services/scans.py`` runs it for a ``Scan``
+and ``manage.py scan`` for a file, and both name the endpoints in the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import IO
+
+import numpy as np
+
+from monitor.services import provenance_index
+from monitor.services.corpus_signs import Line, ReferenceProfile, Reservoir, wilson
+from monitor.services.provenance_index import OutputIndex
+
+DEFAULT_THRESHOLD = 0.8
+SAMPLE_SIZE = 2000
+TOP_PAIRS = 20
+LISTED_MALFORMED = 100
+SHOWN_CHARACTERS = 2000
+
+MODEL_OUTPUT = "model output"
+EXACT_DUPLICATE = "exact duplicate"
+NEAR_DUPLICATE = "near duplicate"
+MALFORMED = "malformed"
+
+
+@dataclass
+class Sinks:
+    """Where the scan writes the filtered corpus (kept lines, as read) and the manifest (one
+    JSON object per dropped line); either may be None."""
+
+    filtered: IO[bytes] | None = None
+    manifest: IO[str] | None = None
+
+    def keep(self, line: Line) -> None:
+        if self.filtered is not None:
+            self.filtered.write(line.raw if line.raw.endswith(b"\n") else line.raw + b"\n")
+
+    def drop(self, line: Line, reason: str, **detail) -> None:
+        if self.manifest is not None:
+            self.manifest.write(json.dumps({"line": line.number, "reason": reason, **detail}))
+            self.manifest.write("\n")
+
+
+@dataclass
+class CorpusScan:
+    """The running tallies of one scan; ``add`` each line in order, then ``summary``."""
+
+    index: OutputIndex
+    threshold: float = DEFAULT_THRESHOLD
+    sinks: Sinks = field(default_factory=Sinks)
+    reference: ReferenceProfile | None = None
+    sample_size: int = SAMPLE_SIZE
+    documents: int = 0
+    matched: int = 0
+    exact: int = 0
+    near: int = 0
+    malformed: int = 0
+    # Documents left out of the filtered corpus, each for one reason (a copy of a model output
+    # first, then a duplicate), so this is not the sum of the counts above.
+    dropped: int = 0
+
+    def __post_init__(self) -> None:
+        self.by_endpoint: Counter = Counter()
+        self.pairs: list[tuple[float, int, dict]] = []
+        self.malformed_lines: list[dict] = []
+        self.reservoir = Reservoir(self.sample_size)
+        self.rare_seen: set[str] = set()
+        self._exact_digests: dict[bytes, int] = {}
+        self._own = provenance_index.banded_lsh(self.threshold)
+        self._own_hashvalues: list[np.ndarray] = []
+        self._own_lines: list[int] = []
+
+    @property
+    def duplicates(self) -> int:
+        return self.exact + self.near
+
+    def add(self, line: Line) -> None:
+        if line.text is None:
+            self._add_malformed(line)
+            return
+        self.documents += 1
+        self.reservoir.offer(line.text)
+        tokens = provenance_index.words(line.text)
+        if self.reference is not None:
+            self.rare_seen.update(self.reference.rare_words.keys() & set(tokens))
+        digest = hashlib.blake2b(line.text.strip().encode(), digest_size=16).digest()
+        signature = provenance_index.minhash(tokens)
+        reason = self._match_output(line, signature)
+        if digest in self._exact_digests:
+            self.exact += 1
+            reason = reason or (EXACT_DUPLICATE, {"of_line": self._exact_digests[digest]})
+        else:
+            self._exact_digests[digest] = line.number
+            reason = self._near_duplicate(line, signature, reason)
+        if reason is None:
+            self.sinks.keep(line)
+        else:
+            self.dropped += 1
+            self.sinks.drop(line, reason[0], **reason[1])
+
+    def _add_malformed(self, line: Line) -> None:
+        self.malformed += 1
+        if len(self.malformed_lines) < LISTED_MALFORMED:
+            self.malformed_lines.append({"line": line.number, "error": line.error})
+        self.sinks.drop(line, MALFORMED, error=line.error)
+
+    def _match_output(self, line: Line, signature) -> tuple[str, dict] | None:
+        match = self.index.best_match(signature) if signature is not None else None
+        if match is None:
+            return None
+        row, similarity = match
+        self.matched += 1
+        endpoint_id = int(self.index.endpoint_ids[row])
+        sample_id = int(self.index.sample_ids[row])
+        self.by_endpoint[endpoint_id] += 1
+        pair = {
+            "line": line.number,
+            "document": line.text[:SHOWN_CHARACTERS],
+            "sample_id": sample_id,
+            "endpoint_id": endpoint_id,
+            "similarity": round(similarity, 4),
+        }
+        # The most similar pairs are kept; of equal ones, the earliest lines.
+        entry = (similarity, -line.number, pair)
+        if len(self.pairs) < TOP_PAIRS:
+            heapq.heappush(self.pairs, entry)
+        elif entry[:2] > self.pairs[0][:2]:
+            heapq.heapreplace(self.pairs, entry)
+        return MODEL_OUTPUT, {"sample_id": sample_id, "similarity": round(similarity, 4)}
+
+    def _near_duplicate(self, line: Line, signature, reason) -> tuple[str, dict] | None:
+        """Count a near duplicate of an earlier document, or remember this one as a first."""
+        if signature is None:
+            return reason
+        candidates = self._own.query(signature)
+        if candidates:
+            earlier_values = np.array([self._own_hashvalues[i] for i in candidates])
+            agreement = (earlier_values == signature.hashvalues).mean(axis=1)
+            best = int(np.argmax(agreement))
+            if agreement[best] >= self.threshold:
+                self.near += 1
+                earlier = self._own_lines[candidates[best]]
+                return reason or (NEAR_DUPLICATE, {"of_line": earlier})
+        key = len(self._own_lines)
+        self._own.insert(key, signature, check_duplication=False)
+        self._own_hashvalues.append(signature.hashvalues)
+        self._own_lines.append(line.number)
+        return reason
+
+    def summary(self) -> dict:
+        """The scan's figures; endpoints and stored outputs by id (``scans.describe`` names
+        them)."""
+        total = self.documents
+        return {
+            "threshold": self.threshold,
+            "documents": total,
+            "kept": total - self.dropped,
+            "index": {"outputs": len(self.index), "load_seconds": self.index.load_seconds},
+            "model_outputs": {
+                **wilson(self.matched, total),
+                "by_endpoint": [
+                    {"endpoint_id": endpoint_id, **wilson(count, total)}
+                    for endpoint_id, count in self.by_endpoint.most_common()
+                ],
+                "pairs": [pair for *_, pair in sorted(self.pairs, reverse=True)],
+            },
+            "duplicates": {
+                "exact": wilson(self.exact, total),
+                "near": wilson(self.near, total),
+                "any": wilson(self.duplicates, total),
+            },
+            "malformed": {"count": self.malformed, "lines": self.malformed_lines},
+        }
+
+
+def scan_lines(
+    lines: Iterable[Line],
+    scan: CorpusScan,
+    on_progress: Callable[[CorpusScan, Line], None] | None = None,
+    every: int = 1000,
+) -> CorpusScan:
+    """Feed every line to ``scan``, calling ``on_progress`` every ``every`` lines."""
+    for count, line in enumerate(lines, start=1):
+        scan.add(line)
+        if on_progress is not None and count % every == 0:
+            on_progress(scan, line)
+    return scan

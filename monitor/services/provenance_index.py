@@ -1,0 +1,204 @@
+"""The index of stored model outputs that corpus scans search: MinHash over word shingles.
+
+Each successful sample gets its signature once, when its run finishes (``index_run``, called
+from ``sampling.finish_run``), stored as bytes in ``OutputSignature``. A scan never hashes a
+stored output again: it loads the signatures into an LSH banded for its own threshold
+(``load_index``); ``catch_up`` only signs outputs that finished before the index existed or
+whose run ended without ``finish_run`` (a run given up on).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from datasketch import LeanMinHash, MinHash, MinHashLSH
+from django.db.models import F
+from django.utils import timezone
+
+from monitor.models import (
+    FINISHED_RUN_STATUSES,
+    OutputIndexStats,
+    OutputSignature,
+    Run,
+    Sample,
+)
+
+log = logging.getLogger(__name__)
+
+NUM_PERM = 128
+SHINGLE_WORDS = 3
+SEED = 1
+SCHEME = "affine32"
+_WORD = re.compile(r"\w+")
+# Drawn once: a MinHash draws its permutations on creation, which costs more than hashing a
+# document of a hundred words.
+PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations
+SIGNED_BATCH = 500
+# LSH banding weighs a missed near-copy nine times a false candidate: every candidate is checked
+# against its signature anyway, so a false one costs a comparison, a missed one a wrong share.
+LSH_WEIGHTS = (0.1, 0.9)
+
+
+def words(text: str) -> list[str]:
+    """Case-folded words without punctuation, so that a copy re-cased or re-punctuated still
+    matches."""
+    return _WORD.findall(text.lower())
+
+
+def shingle_hash(shingle: bytes) -> int:
+    # CRC-32 is stable across processes (stored signatures must stay comparable) and several
+    # times faster than the default SHA-1; collisions of two shingles barely move a Jaccard.
+    return zlib.crc32(shingle)
+
+
+def minhash(tokens: list[str]) -> MinHash | None:
+    """The MinHash of a document's word shingles; None when it has no words."""
+    if not tokens:
+        return None
+    if len(tokens) < SHINGLE_WORDS:
+        shingles = [" ".join(tokens).encode()]
+    else:
+        shingles = [
+            " ".join(tokens[i : i + SHINGLE_WORDS]).encode()
+            for i in range(len(tokens) - SHINGLE_WORDS + 1)
+        ]
+    signature = MinHash(
+        num_perm=NUM_PERM,
+        seed=SEED,
+        hashfunc=shingle_hash,
+        permutations=PERMUTATIONS,
+        scheme=SCHEME,
+    )
+    signature.update_batch(shingles)
+    return signature
+
+
+def lean(hashvalues: np.ndarray) -> LeanMinHash:
+    return LeanMinHash(seed=SEED, hashvalues=hashvalues, scheme=SCHEME)
+
+
+def sign_samples(samples: Iterable[Sample]) -> int:
+    """Store the signature of each sample (with its run's endpoint) not yet signed; returns how
+    many were signed. Idempotent: a second call for the same samples writes nothing."""
+    started = time.perf_counter()
+    rows = []
+    for sample in samples:
+        signature = minhash(words(sample.text))
+        if signature is not None:
+            rows.append(
+                OutputSignature(
+                    sample_id=sample.pk,
+                    endpoint_id=sample.run.endpoint_id,
+                    hashvalues=signature.hashvalues.astype(np.uint32).tobytes(),
+                )
+            )
+    existing = set(
+        OutputSignature.objects.filter(sample_id__in=[row.sample_id for row in rows]).values_list(
+            "sample_id", flat=True
+        )
+    )
+    new = [row for row in rows if row.sample_id not in existing]
+    OutputSignature.objects.bulk_create(new, ignore_conflicts=True)
+    if new:
+        _record_growth(len(new), time.perf_counter() - started)
+    return len(new)
+
+
+def _record_growth(outputs: int, seconds: float) -> None:
+    stats = OutputIndexStats.current()
+    if stats._state.adding:
+        stats.save()
+    OutputIndexStats.objects.filter(pk=stats.pk).update(
+        outputs=F("outputs") + outputs,
+        build_seconds=F("build_seconds") + seconds,
+        updated_at=timezone.now(),
+    )
+
+
+def _signable(samples):
+    return samples.filter(error="").exclude(text="").select_related("run")
+
+
+def index_run(run: Run) -> int:
+    """Add a finished run's successful outputs to the index."""
+    return sign_samples(_signable(run.samples.all()).iterator(chunk_size=SIGNED_BATCH))
+
+
+def catch_up() -> int:
+    """Sign the finished runs' outputs that have no signature yet."""
+    missing = _signable(
+        Sample.objects.filter(run__status__in=FINISHED_RUN_STATUSES, signature__isnull=True)
+    ).order_by("pk")
+    signed = 0
+    while batch := list(missing[:SIGNED_BATCH]):
+        added = sign_samples(batch)
+        signed += added
+        if not added:
+            # Only outputs without a single word are left: nothing to sign in them.
+            break
+    return signed
+
+
+@dataclass
+class OutputIndex:
+    """Stored outputs' signatures in an LSH: ``sample_ids[i]`` and ``endpoint_ids[i]`` belong
+    to row ``i`` of ``hashvalues``, the key the LSH returns."""
+
+    lsh: MinHashLSH
+    threshold: float
+    hashvalues: np.ndarray
+    sample_ids: np.ndarray
+    endpoint_ids: np.ndarray
+    load_seconds: float
+
+    def __len__(self) -> int:
+        return len(self.sample_ids)
+
+    def best_match(self, signature: MinHash) -> tuple[int, float] | None:
+        """The row most similar to ``signature`` at or over the threshold, with its estimated
+        Jaccard similarity; None when none is."""
+        rows = self.lsh.query(signature)
+        if not rows:
+            return None
+        agreement = (self.hashvalues[rows] == signature.hashvalues).mean(axis=1)
+        best = int(np.argmax(agreement))
+        if agreement[best] < self.threshold:
+            return None
+        return int(rows[best]), float(agreement[best])
+
+
+def load_index(threshold: float) -> OutputIndex:
+    """The stored signatures in an LSH banded for ``threshold``."""
+    started = time.perf_counter()
+    rows = OutputSignature.objects.order_by("sample_id").values_list(
+        "sample_id", "endpoint_id", "hashvalues"
+    )
+    sample_ids, endpoint_ids, blobs = [], [], []
+    for sample_id, endpoint_id, blob in rows.iterator(chunk_size=5000):
+        sample_ids.append(sample_id)
+        endpoint_ids.append(endpoint_id)
+        blobs.append(bytes(blob))
+    hashvalues = np.frombuffer(b"".join(blobs), dtype=np.uint32).reshape(-1, NUM_PERM)
+    lsh = banded_lsh(threshold)
+    with lsh.insertion_session() as session:
+        for row, values in enumerate(hashvalues):
+            session.insert(row, lean(values), check_duplication=False)
+    return OutputIndex(
+        lsh=lsh,
+        threshold=threshold,
+        hashvalues=hashvalues,
+        sample_ids=np.array(sample_ids, dtype=np.int64),
+        endpoint_ids=np.array(endpoint_ids, dtype=np.int64),
+        load_seconds=time.perf_counter() - started,
+    )
+
+
+def banded_lsh(threshold: float) -> MinHashLSH:
+    """An empty LSH banded to find signatures at or over ``threshold``."""
+    return MinHashLSH(threshold=threshold, num_perm=NUM_PERM, weights=LSH_WEIGHTS)
