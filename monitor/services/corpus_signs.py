@@ -17,7 +17,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from evaluators import METRICS, Batch, PromptOutputs, compare, score
+import numpy as np
+
+from evaluators import METRICS, Batch, PromptOutputs, compare
+from evaluators.report import batch_features, metric_values
 from evaluators.vocabulary import RARE_ZIPF, zipf
 
 # The diversity and tail metrics that mean something for a pile of documents (no probes, no
@@ -26,7 +29,6 @@ CORPUS_METRICS = (
     "distinct_1",
     "distinct_2",
     "rep_4",
-    "compression_ratio",
     "tail_vocabulary",
     "tail_types",
     "types_per_1k",
@@ -171,12 +173,12 @@ def warning_signs(candidate: list[str], reference: list[str] | None) -> dict:
         return {"error": "too few documents to measure", "metrics": []}
     reference_batch = _batch(reference) if reference else None
     if reference_batch is None:
-        report = score(candidate_batch, embed=False)
-        rows = [
-            _row(key, candidate=value.value, ci_low=value.ci_low, ci_high=value.ci_high)
-            for key, value in report.metrics.items()
-            if key in CORPUS_METRICS
-        ]
+        # Without a reference there is nothing to test against: the values alone, measured
+        # on this sample only (score() would measure every metric, embeddings aside).
+        features = batch_features([candidate_batch], None, None, False, CORPUS_METRICS)
+        whole = np.ones((1, features.n_prompts), dtype=bool)
+        values = metric_values(features, whole, CORPUS_METRICS)
+        rows = [_row(key, candidate=float(values[key][0])) for key in CORPUS_METRICS]
         return {"compared": False, "sample": len(candidate), "metrics": rows}
     tested = compare(reference_batch, candidate_batch, metrics=CORPUS_METRICS, embed=False)
     rows = [

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import MinHash
 from django.db.models import F
 from django.utils import timezone
 
@@ -28,6 +28,7 @@ from monitor.models import (
     Run,
     Sample,
 )
+from monitor.services.banding import BandedIndex
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,6 @@ _WORD = re.compile(r"\w+")
 # document of a hundred words.
 PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME).permutations
 SIGNED_BATCH = 500
-# LSH banding weighs a missed near-copy nine times a false candidate: every candidate is checked
-# against its signature anyway, so a false one costs a comparison, a missed one a wrong share.
-LSH_WEIGHTS = (0.1, 0.9)
 
 
 def words(text: str) -> list[str]:
@@ -57,8 +55,9 @@ def shingle_hash(shingle: bytes) -> int:
     return zlib.crc32(shingle)
 
 
-def minhash(tokens: list[str]) -> MinHash | None:
-    """The MinHash of a document's word shingles; None when it has no words."""
+def signature(tokens: list[str]) -> np.ndarray | None:
+    """The MinHash values (uint32) of a document's word shingles; None when it has no
+    words."""
     if not tokens:
         return None
     if len(tokens) < SHINGLE_WORDS:
@@ -68,19 +67,15 @@ def minhash(tokens: list[str]) -> MinHash | None:
             " ".join(tokens[i : i + SHINGLE_WORDS]).encode()
             for i in range(len(tokens) - SHINGLE_WORDS + 1)
         ]
-    signature = MinHash(
+    minhash = MinHash(
         num_perm=NUM_PERM,
         seed=SEED,
         hashfunc=shingle_hash,
         permutations=PERMUTATIONS,
         scheme=SCHEME,
     )
-    signature.update_batch(shingles)
-    return signature
-
-
-def lean(hashvalues: np.ndarray) -> LeanMinHash:
-    return LeanMinHash(seed=SEED, hashvalues=hashvalues, scheme=SCHEME)
+    minhash.update_batch(shingles)
+    return minhash.hashvalues
 
 
 def sign_samples(samples: Iterable[Sample]) -> int:
@@ -89,13 +84,13 @@ def sign_samples(samples: Iterable[Sample]) -> int:
     started = time.perf_counter()
     rows = []
     for sample in samples:
-        signature = minhash(words(sample.text))
-        if signature is not None:
+        values = signature(words(sample.text))
+        if values is not None:
             rows.append(
                 OutputSignature(
                     sample_id=sample.pk,
                     endpoint_id=sample.run.endpoint_id,
-                    hashvalues=signature.hashvalues.astype(np.uint32).tobytes(),
+                    hashvalues=values.astype(np.uint32).tobytes(),
                 )
             )
     existing = set(
@@ -147,10 +142,10 @@ def catch_up() -> int:
 
 @dataclass
 class OutputIndex:
-    """Stored outputs' signatures in an LSH: ``sample_ids[i]`` and ``endpoint_ids[i]`` belong
-    to row ``i`` of ``hashvalues``, the key the LSH returns."""
+    """Stored outputs' signatures, banded: ``sample_ids[i]`` and ``endpoint_ids[i]`` belong
+    to row ``i`` of ``hashvalues``, the id the banded index returns."""
 
-    lsh: MinHashLSH
+    banded: BandedIndex
     threshold: float
     hashvalues: np.ndarray
     sample_ids: np.ndarray
@@ -160,21 +155,21 @@ class OutputIndex:
     def __len__(self) -> int:
         return len(self.sample_ids)
 
-    def best_match(self, signature: MinHash) -> tuple[int, float] | None:
-        """The row most similar to ``signature`` at or over the threshold, with its estimated
-        Jaccard similarity; None when none is."""
-        rows = self.lsh.query(signature)
+    def best_match(self, values: np.ndarray, keys: np.ndarray) -> tuple[int, float] | None:
+        """The row most similar to the signature ``values`` (band keys ``keys``) at or over the
+        threshold, with its estimated Jaccard similarity; None when none is."""
+        rows = self.banded.query(keys)
         if not rows:
             return None
-        agreement = (self.hashvalues[rows] == signature.hashvalues).mean(axis=1)
+        agreement = (self.hashvalues[rows] == values).mean(axis=1)
         best = int(np.argmax(agreement))
         if agreement[best] < self.threshold:
             return None
-        return int(rows[best]), float(agreement[best])
+        return rows[best], float(agreement[best])
 
 
 def load_index(threshold: float) -> OutputIndex:
-    """The stored signatures in an LSH banded for ``threshold``."""
+    """The stored signatures, banded for ``threshold``."""
     started = time.perf_counter()
     rows = OutputSignature.objects.order_by("sample_id").values_list(
         "sample_id", "endpoint_id", "hashvalues"
@@ -185,20 +180,13 @@ def load_index(threshold: float) -> OutputIndex:
         endpoint_ids.append(endpoint_id)
         blobs.append(bytes(blob))
     hashvalues = np.frombuffer(b"".join(blobs), dtype=np.uint32).reshape(-1, NUM_PERM)
-    lsh = banded_lsh(threshold)
-    with lsh.insertion_session() as session:
-        for row, values in enumerate(hashvalues):
-            session.insert(row, lean(values), check_duplication=False)
+    banded = BandedIndex(threshold, NUM_PERM)
+    banded.add_many(hashvalues, np.arange(len(hashvalues)))
     return OutputIndex(
-        lsh=lsh,
+        banded=banded,
         threshold=threshold,
         hashvalues=hashvalues,
         sample_ids=np.array(sample_ids, dtype=np.int64),
         endpoint_ids=np.array(endpoint_ids, dtype=np.int64),
         load_seconds=time.perf_counter() - started,
     )
-
-
-def banded_lsh(threshold: float) -> MinHashLSH:
-    """An empty LSH banded to find signatures at or over ``threshold``."""
-    return MinHashLSH(threshold=threshold, num_perm=NUM_PERM, weights=LSH_WEIGHTS)

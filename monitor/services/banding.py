@@ -1,0 +1,76 @@
+"""LSH banding of MinHash signatures in flat numpy arrays.
+
+datasketch's ``MinHashLSH`` keeps a Python set per band bucket: about 9 KB a signature, more
+than a 100-word document takes on disk. Here each signature costs its band keys (8 bytes a band)
+and an id (4 bytes a band) in sorted arrays, searched with ``np.searchsorted``; signatures added
+one at a time wait in a small dictionary that is merged into the arrays every ``merge_every``.
+The banding itself (bands × rows for a threshold) is datasketch's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from datasketch import MinHashLSH
+
+# Banding weighs a missed near-copy nine times a false candidate: every candidate is checked
+# against its signature anyway, so a false one costs a comparison, a missed one a wrong share.
+LSH_WEIGHTS = (0.1, 0.9)
+MERGE_EVERY = 20_000
+
+
+class BandedIndex:
+    """Ids of signatures, found by any band of ``rows`` values they share with a query."""
+
+    def __init__(self, threshold: float, num_perm: int, merge_every: int = MERGE_EVERY) -> None:
+        params = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=LSH_WEIGHTS)
+        self.bands, self.rows = params.b, params.r
+        generator = np.random.default_rng(0)
+        self._multipliers = generator.integers(1, 2**63, size=self.rows, dtype=np.uint64) | 1
+        self._salts = generator.integers(0, 2**63, size=self.bands, dtype=np.uint64)
+        self._keys = np.empty(0, dtype=np.uint64)
+        self._ids = np.empty(0, dtype=np.int32)
+        self._pending: dict[int, list[int]] = {}
+        self._pending_count = 0
+        self._merge_every = merge_every
+
+    def band_keys(self, hashvalues: np.ndarray) -> np.ndarray:
+        """One 64-bit key per band for each row of ``hashvalues`` (n × num_perm)."""
+        bands = hashvalues[:, : self.bands * self.rows].reshape(-1, self.bands, self.rows)
+        # A multiply-add hash of each band's values; uint64 arithmetic wraps, as wanted.
+        return (bands.astype(np.uint64) * self._multipliers).sum(axis=2) + self._salts
+
+    def add_many(self, hashvalues: np.ndarray, ids: np.ndarray) -> None:
+        """Add signatures in bulk (an index loaded from the database)."""
+        keys = self.band_keys(hashvalues).ravel()
+        self._merge(keys, np.repeat(np.asarray(ids, dtype=np.int32), self.bands))
+
+    def add(self, keys: np.ndarray, signature_id: int) -> None:
+        """Add one signature by its band keys (from ``band_keys``)."""
+        for key in keys.tolist():
+            self._pending.setdefault(key, []).append(signature_id)
+        self._pending_count += 1
+        if self._pending_count >= self._merge_every:
+            self._merge_pending()
+
+    def query(self, keys: np.ndarray) -> list[int]:
+        """Ids of the signatures sharing a band with the one whose band keys are ``keys``."""
+        low = np.searchsorted(self._keys, keys, side="left")
+        high = np.searchsorted(self._keys, keys, side="right")
+        found = [self._ids[a:b] for a, b in zip(low.tolist(), high.tolist(), strict=True) if b > a]
+        candidates = set(np.concatenate(found).tolist()) if found else set()
+        if self._pending:
+            for key in keys.tolist():
+                candidates.update(self._pending.get(key, ()))
+        return sorted(candidates)
+
+    def _merge_pending(self) -> None:
+        keys = [key for key, ids in self._pending.items() for _ in ids]
+        ids = [signature_id for group in self._pending.values() for signature_id in group]
+        self._pending, self._pending_count = {}, 0
+        self._merge(np.array(keys, dtype=np.uint64), np.array(ids, dtype=np.int32))
+
+    def _merge(self, keys: np.ndarray, ids: np.ndarray) -> None:
+        keys = np.concatenate([self._keys, keys])
+        ids = np.concatenate([self._ids, ids])
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._ids = keys[order], ids[order]
