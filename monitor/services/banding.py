@@ -29,7 +29,7 @@ class BandedIndex:
         self._salts = generator.integers(0, 2**63, size=self.bands, dtype=np.uint64)
         self._keys = np.empty(0, dtype=np.uint64)
         self._ids = np.empty(0, dtype=np.int32)
-        self._pending: dict[int, list[int]] = {}
+        self._pending: dict[int, int | list[int]] = {}
         self._pending_count = 0
         self._merge_every = merge_every
 
@@ -46,26 +46,46 @@ class BandedIndex:
 
     def add(self, keys: np.ndarray, signature_id: int) -> None:
         """Add one signature by its band keys (from ``band_keys``)."""
+        pending = self._pending
         for key in keys.tolist():
-            self._pending.setdefault(key, []).append(signature_id)
+            # An id alone, a list only for a key shared: a list a key would make the garbage
+            # collector walk every pending key, again and again.
+            earlier = pending.get(key)
+            if earlier is None:
+                pending[key] = signature_id
+            elif isinstance(earlier, list):
+                earlier.append(signature_id)
+            else:
+                pending[key] = [earlier, signature_id]
         self._pending_count += 1
         if self._pending_count >= self._merge_every:
             self._merge_pending()
 
     def query(self, keys: np.ndarray) -> list[int]:
         """Ids of the signatures sharing a band with the one whose band keys are ``keys``."""
-        low = np.searchsorted(self._keys, keys, side="left")
-        high = np.searchsorted(self._keys, keys, side="right")
-        found = [self._ids[a:b] for a, b in zip(low.tolist(), high.tolist(), strict=True) if b > a]
-        candidates = set(np.concatenate(found).tolist()) if found else set()
-        if self._pending:
-            for key in keys.tolist():
-                candidates.update(self._pending.get(key, ()))
+        candidates: set[int] = set()
+        if len(self._keys):
+            low = np.searchsorted(self._keys, keys, side="left")
+            hits = self._keys[np.minimum(low, len(self._keys) - 1)] == keys
+            if hits.any():
+                # Most documents share no band with anything: only hits need their range.
+                high = np.searchsorted(self._keys, keys[hits], side="right")
+                for start, stop in zip(low[hits].tolist(), high.tolist(), strict=True):
+                    candidates.update(self._ids[start:stop].tolist())
+        for key in keys.tolist():
+            earlier = self._pending.get(key)
+            if isinstance(earlier, int):
+                candidates.add(earlier)
+            elif earlier is not None:
+                candidates.update(earlier)
         return sorted(candidates)
 
     def _merge_pending(self) -> None:
-        keys = [key for key, ids in self._pending.items() for _ in ids]
-        ids = [signature_id for group in self._pending.values() for signature_id in group]
+        keys, ids = [], []
+        for key, earlier in self._pending.items():
+            group = earlier if isinstance(earlier, list) else [earlier]
+            keys += [key] * len(group)
+            ids += group
         self._pending, self._pending_count = {}, 0
         self._merge(np.array(keys, dtype=np.uint64), np.array(ids, dtype=np.int32))
 

@@ -28,6 +28,7 @@ SAMPLE_SIZE = 1000
 TOP_PAIRS = 20
 LISTED_MALFORMED = 100
 SHOWN_CHARACTERS = 2000
+BLOCK = 4096  # rows of the corpus's own signatures allocated at a time
 
 MODEL_OUTPUT = "model output"
 EXACT_DUPLICATE = "exact duplicate"
@@ -81,6 +82,8 @@ class CorpusScan:
         self.rare_seen: set[str] = set()
         self._exact_digests: dict[int, int] = {}
         self._own = BandedIndex(self.threshold, NUM_PERM)
+        # The low 16 bits of each value tell signatures apart as well as all 32 (a false
+        # agreement once in 65,536) in half the memory a document, in blocks of rows.
         self._own_signatures: list[np.ndarray] = []
         self._own_lines: list[int] = []
 
@@ -147,19 +150,20 @@ class CorpusScan:
         """Count a near duplicate of an earlier document, or remember this one as a first."""
         if values is None:
             return reason
-        # The low 16 bits of each value tell signatures apart as well as all 32 (a false
-        # agreement once in 65,536) in half the memory a document.
         low_bits = values.astype(np.uint16)
         candidates = self._own.query(keys)
         if candidates:
-            earlier = np.array([self._own_signatures[i] for i in candidates])
+            earlier = np.array([self._own_signatures[i // BLOCK][i % BLOCK] for i in candidates])
             agreement = (earlier == low_bits).mean(axis=1)
             best = int(np.argmax(agreement))
             if agreement[best] >= self.threshold:
                 self.near += 1
                 return reason or (NEAR_DUPLICATE, {"of_line": self._own_lines[candidates[best]]})
-        self._own.add(keys, len(self._own_lines))
-        self._own_signatures.append(low_bits)
+        first = len(self._own_lines)
+        if first % BLOCK == 0:
+            self._own_signatures.append(np.empty((BLOCK, len(values)), dtype=np.uint16))
+        self._own_signatures[-1][first % BLOCK] = low_bits
+        self._own.add(keys, first)
         self._own_lines.append(line.number)
         return reason
 

@@ -33,7 +33,7 @@ from monitor.services.banding import BandedIndex
 log = logging.getLogger(__name__)
 
 NUM_PERM = 128
-SHINGLE_WORDS = 3
+SHINGLE_WORDS = 3  # ``shingles`` joins three words
 SEED = 1
 SCHEME = "affine32"
 _WORD = re.compile(r"\w+")
@@ -60,13 +60,6 @@ def signature(tokens: list[str]) -> np.ndarray | None:
     words."""
     if not tokens:
         return None
-    if len(tokens) < SHINGLE_WORDS:
-        shingles = [" ".join(tokens).encode()]
-    else:
-        shingles = [
-            " ".join(tokens[i : i + SHINGLE_WORDS]).encode()
-            for i in range(len(tokens) - SHINGLE_WORDS + 1)
-        ]
     minhash = MinHash(
         num_perm=NUM_PERM,
         seed=SEED,
@@ -74,8 +67,16 @@ def signature(tokens: list[str]) -> np.ndarray | None:
         permutations=PERMUTATIONS,
         scheme=SCHEME,
     )
-    minhash.update_batch(shingles)
+    minhash.update_batch(shingles(tokens))
     return minhash.hashvalues
+
+
+def shingles(tokens: list[str]) -> list[bytes]:
+    """The document's runs of ``SHINGLE_WORDS`` words (the whole of a shorter one)."""
+    if len(tokens) < SHINGLE_WORDS:
+        return [" ".join(tokens).encode()]
+    triples = zip(tokens, tokens[1:], tokens[2:], strict=False)
+    return [f"{a} {b} {c}".encode() for a, b, c in triples]
 
 
 def sign_samples(samples: Iterable[Sample]) -> int:
@@ -174,19 +175,30 @@ def load_index(threshold: float) -> OutputIndex:
     rows = OutputSignature.objects.order_by("sample_id").values_list(
         "sample_id", "endpoint_id", "hashvalues"
     )
-    sample_ids, endpoint_ids, blobs = [], [], []
-    for sample_id, endpoint_id, blob in rows.iterator(chunk_size=5000):
-        sample_ids.append(sample_id)
-        endpoint_ids.append(endpoint_id)
-        blobs.append(bytes(blob))
-    hashvalues = np.frombuffer(b"".join(blobs), dtype=np.uint32).reshape(-1, NUM_PERM)
+    count = rows.count()
+    sample_ids = np.empty(count, dtype=np.int64)
+    endpoint_ids = np.empty(count, dtype=np.int64)
+    hashvalues = np.empty((count, NUM_PERM), dtype=np.uint32)
+    # Filled row by row: a list of the blobs would hold the index twice over while loading.
+    # Outputs signed after the count wait for the next scan; outputs deleted meanwhile are
+    # cut off the end.
+    filled = 0
+    for sample_id, endpoint_id, blob in rows[:count].iterator(chunk_size=5000):
+        sample_ids[filled], endpoint_ids[filled] = sample_id, endpoint_id
+        hashvalues[filled] = np.frombuffer(blob, dtype=np.uint32)
+        filled += 1
+    sample_ids, endpoint_ids, hashvalues = (
+        sample_ids[:filled],
+        endpoint_ids[:filled],
+        hashvalues[:filled],
+    )
     banded = BandedIndex(threshold, NUM_PERM)
     banded.add_many(hashvalues, np.arange(len(hashvalues)))
     return OutputIndex(
         banded=banded,
         threshold=threshold,
         hashvalues=hashvalues,
-        sample_ids=np.array(sample_ids, dtype=np.int64),
-        endpoint_ids=np.array(endpoint_ids, dtype=np.int64),
+        sample_ids=sample_ids,
+        endpoint_ids=endpoint_ids,
         load_seconds=time.perf_counter() - started,
     )
