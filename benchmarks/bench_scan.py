@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -104,32 +103,14 @@ def write_corpus(path: Path, outputs: list[str]) -> None:
 
 
 def bare_minhash_seconds(path: Path) -> float:
-    """Reference: datasketch MinHash of every document's word shingles, nothing else."""
-    from datasketch import MinHash
-
-    from monitor.services.provenance_index import (
-        NUM_PERM,
-        PERMUTATIONS,
-        SCHEME,
-        SEED,
-        shingle_hash,
-    )
+    """Reference: the signing alone, datasketch MinHash of every document's word shingles."""
+    from monitor.services.provenance_index import signature, words
 
     with open(path) as stream:
         documents = [json.loads(line)["text"] for line in stream]
     started = time.perf_counter()
     for document in documents:
-        tokens = document.lower().split()
-        signature = MinHash(
-            num_perm=NUM_PERM,
-            seed=SEED,
-            hashfunc=shingle_hash,
-            permutations=PERMUTATIONS,
-            scheme=SCHEME,
-        )
-        signature.update_batch(
-            [" ".join(tokens[i : i + 3]).encode() for i in range(len(tokens) - 2)]
-        )
+        signature(words(document))
     return time.perf_counter() - started
 
 
@@ -145,6 +126,20 @@ def scan_in_child(path: Path) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
+def status_bytes(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise LookupError(field)
+
+
+def reset_peak_memory() -> int:
+    """Start the process's peak resident memory (VmHWM) afresh from what it holds now, and
+    return that: loading the word frequencies peaks well above what stays resident."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return status_bytes("VmRSS")
+
+
 def child_scan(path: Path) -> None:
     """The scan, on the parent's database (its DATABASE_URL is inherited)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitor.settings")
@@ -156,13 +151,13 @@ def child_scan(path: Path) -> None:
 
     # A worker has the code and the word frequencies loaded already: not the scan's memory.
     zipf("warm")
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    before = reset_peak_memory()
     started = time.perf_counter()
     report = scans.scan_file(
         path, filtered=path.with_suffix(".kept"), manifest=path.with_suffix(".manifest")
     )
     seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    after = status_bytes("VmHWM")
     print(
         json.dumps(
             {

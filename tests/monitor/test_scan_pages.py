@@ -113,3 +113,30 @@ def test_a_bad_threshold_is_a_form_error(user_client, django_capture_on_commit_c
     assert response.status_code == 200
     assert "Ensure this value is less than or equal to 1.0" in response.content.decode()
     assert not Scan.objects.exists()
+
+
+def test_a_scan_whose_worker_died_is_queued_again_then_given_up(
+    user_client, enqueued, django_capture_on_commit_callbacks, settings
+):
+    import time_machine
+    from django.utils import timezone
+
+    from monitor.services import scans
+
+    upload(user_client, django_capture_on_commit_callbacks, ["one document"])
+    scan = Scan.objects.get()
+    assert scans.claim_scan(scan.pk, "dead-worker") is not None
+    # A live lease keeps a second worker off the scan.
+    assert scans.claim_scan(scan.pk, "second-worker") is None
+    enqueued.clear()
+
+    lapsed = timezone.now() + timezone.timedelta(seconds=settings.TAILWATCH_RUN_LEASE_SECONDS + 1)
+    with time_machine.travel(lapsed):
+        assert tasks.dispatch_due_runs()["scans_requeued"] == [scan.pk]
+    assert enqueued == [(queue.RUN_SCAN, [scan.pk])]
+
+    Scan.objects.filter(pk=scan.pk).update(attempts=scans.MAX_SCAN_ATTEMPTS)
+    with time_machine.travel(lapsed):
+        assert tasks.dispatch_due_runs()["scans_requeued"] == []
+    scan.refresh_from_db()
+    assert scan.status == ScanStatus.FAILED and "gave up" in scan.error
