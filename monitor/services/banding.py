@@ -2,8 +2,9 @@
 
 datasketch's ``MinHashLSH`` keeps a Python set per band bucket: about 9 KB a signature, more
 than a 100-word document takes on disk. Here each signature costs its band keys (8 bytes a band)
-and an id (4 bytes a band) in sorted arrays, searched with ``np.searchsorted``; signatures added
-one at a time wait in a small dictionary that is merged into the arrays every ``merge_every``.
+and an id (4 bytes a band) in sorted arrays, searched with ``np.searchsorted`` for many
+signatures at once; signatures added one at a time wait in a small dictionary, merged into the
+arrays every ``merge_every``.
 The banding itself (bands × rows for a threshold) is datasketch's.
 """
 
@@ -45,7 +46,8 @@ class BandedIndex:
         self._merge(keys, np.repeat(np.asarray(ids, dtype=np.int32), self.bands))
 
     def add(self, keys: np.ndarray, signature_id: int) -> None:
-        """Add one signature by its band keys (from ``band_keys``)."""
+        """Add one signature by its band keys (a row of ``band_keys``); it is found by
+        ``pending_matches`` until ``merge_if_due`` moves it into the sorted arrays."""
         pending = self._pending
         for key in keys.tolist():
             # An id alone, a list only for a key shared: a list a key would make the garbage
@@ -58,27 +60,39 @@ class BandedIndex:
             else:
                 pending[key] = [earlier, signature_id]
         self._pending_count += 1
+
+    def merge_if_due(self) -> None:
         if self._pending_count >= self._merge_every:
             self._merge_pending()
 
-    def query(self, keys: np.ndarray) -> list[int]:
-        """Ids of the signatures sharing a band with the one whose band keys are ``keys``."""
-        candidates: set[int] = set()
-        if len(self._keys):
-            low = np.searchsorted(self._keys, keys, side="left")
-            hits = self._keys[np.minimum(low, len(self._keys) - 1)] == keys
-            if hits.any():
-                # Most documents share no band with anything: only hits need their range.
-                high = np.searchsorted(self._keys, keys[hits], side="right")
-                for start, stop in zip(low[hits].tolist(), high.tolist(), strict=True):
-                    candidates.update(self._ids[start:stop].tolist())
-        for key in keys.tolist():
-            earlier = self._pending.get(key)
-            if isinstance(earlier, int):
-                candidates.add(earlier)
-            elif earlier is not None:
-                candidates.update(earlier)
-        return sorted(candidates)
+    def query_sorted(self, keys: np.ndarray) -> list[list[int]]:
+        """For each row of band keys (``band_keys``), the ids in the sorted arrays that share
+        a band with it: one search for all rows."""
+        found: list[list[int]] = [[] for _ in range(len(keys))]
+        if not len(self._keys):
+            return found
+        flat = keys.ravel()
+        low = self._keys.searchsorted(flat)
+        hits = np.flatnonzero(self._keys.take(low, mode="clip") == flat)
+        if len(hits):
+            # Most documents share no band with anything: only hits need their range.
+            high = self._keys.searchsorted(flat[hits], side="right")
+            rows = (hits // self.bands).tolist()
+            for row, start, stop in zip(rows, low[hits].tolist(), high.tolist(), strict=True):
+                found[row].extend(self._ids[start:stop].tolist())
+        return found
+
+    def pending_matches(self, keys: np.ndarray) -> set[int]:
+        """The ids added since the last merge that share a band with ``keys`` (one row)."""
+        matches: set[int] = set()
+        if self._pending:
+            for key in keys.tolist():
+                earlier = self._pending.get(key)
+                if isinstance(earlier, int):
+                    matches.add(earlier)
+                elif earlier is not None:
+                    matches.update(earlier)
+        return matches
 
     def _merge_pending(self) -> None:
         keys, ids = [], []

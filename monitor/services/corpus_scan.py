@@ -29,6 +29,7 @@ TOP_PAIRS = 20
 LISTED_MALFORMED = 100
 SHOWN_CHARACTERS = 2000
 BLOCK = 4096  # rows of the corpus's own signatures allocated at a time
+CHUNK = 256  # documents signed, then searched for together
 
 MODEL_OUTPUT = "model output"
 EXACT_DUPLICATE = "exact duplicate"
@@ -56,7 +57,7 @@ class Sinks:
 
 @dataclass
 class CorpusScan:
-    """The running tallies of one scan; ``add`` each line in order, then ``summary``."""
+    """The running tallies of one scan; ``add_chunk`` the lines in order, then ``summary``."""
 
     index: OutputIndex
     threshold: float = DEFAULT_THRESHOLD
@@ -91,25 +92,45 @@ class CorpusScan:
     def duplicates(self) -> int:
         return self.exact + self.near
 
-    def add(self, line: Line) -> None:
+    def add_chunk(self, lines: list[Line]) -> None:
+        """Scan ``lines`` in order. Their signatures are banded and searched for together: one
+        search of the index and of the corpus so far instead of one a document."""
+        signed = [(line, self._sign(line)) for line in lines]
+        rows = [values for _, values in signed if values is not None]
+        keys = self._own.band_keys(np.array(rows)) if rows else np.empty((0, 0), np.uint64)
+        in_index = self.index.banded.query_sorted(keys)
+        in_corpus = self._own.query_sorted(keys)
+        row = 0
+        for line, values in signed:
+            if line.text is None:
+                self._add_malformed(line)
+            elif values is None:
+                self._add_document(line, None, None, [], [])
+            else:
+                self._add_document(line, values, keys[row], in_index[row], in_corpus[row])
+                row += 1
+        self._own.merge_if_due()
+
+    def _sign(self, line: Line) -> np.ndarray | None:
         if line.text is None:
-            self._add_malformed(line)
-            return
+            return None
         self.documents += 1
         self.reservoir.offer(line.text)
         tokens = provenance_index.words(line.text)
         if self.reference is not None:
             self.rare_seen.update(self.reference.rare_words.keys() & set(tokens))
-        digest = int.from_bytes(hashlib.blake2b(line.text.strip().encode(), digest_size=8).digest())
-        values = provenance_index.signature(tokens)
-        keys = self._own.band_keys(values[None, :])[0] if values is not None else None
-        reason = self._match_output(line, values, keys)
+        return provenance_index.signature(tokens)
+
+    def _add_document(self, line: Line, values, keys, in_index, in_corpus) -> None:
+        text = line.text.strip().encode()
+        digest = int.from_bytes(hashlib.blake2b(text, digest_size=8).digest())
+        reason = self._match_output(line, values, in_index)
         if digest in self._exact_digests:
             self.exact += 1
             reason = reason or (EXACT_DUPLICATE, {"of_line": self._exact_digests[digest]})
         else:
             self._exact_digests[digest] = line.number
-            reason = self._near_duplicate(line, values, keys, reason)
+            reason = self._near_duplicate(line, values, keys, in_corpus, reason)
         if reason is None:
             self.sinks.keep(line)
         else:
@@ -122,8 +143,8 @@ class CorpusScan:
             self.malformed_lines.append({"line": line.number, "error": line.error})
         self.sinks.drop(line, MALFORMED, error=line.error)
 
-    def _match_output(self, line: Line, values, keys) -> tuple[str, dict] | None:
-        match = self.index.best_match(values, keys) if values is not None else None
+    def _match_output(self, line: Line, values, candidates) -> tuple[str, dict] | None:
+        match = self.index.best_match(values, candidates) if values is not None else None
         if match is None:
             return None
         row, similarity = match
@@ -146,12 +167,15 @@ class CorpusScan:
             heapq.heapreplace(self.pairs, entry)
         return MODEL_OUTPUT, {"sample_id": sample_id, "similarity": round(similarity, 4)}
 
-    def _near_duplicate(self, line: Line, values, keys, reason) -> tuple[str, dict] | None:
-        """Count a near duplicate of an earlier document, or remember this one as a first."""
+    def _near_duplicate(
+        self, line: Line, values, keys, earlier_chunks: list[int], reason
+    ) -> tuple[str, dict] | None:
+        """Count a near duplicate of an earlier document (``earlier_chunks``: candidates
+        from before this chunk), or remember this one as a first."""
         if values is None:
             return reason
         low_bits = values.astype(np.uint16)
-        candidates = self._own.query(keys)
+        candidates = sorted(set(earlier_chunks) | self._own.pending_matches(keys))
         if candidates:
             earlier = np.array([self._own_signatures[i // BLOCK][i % BLOCK] for i in candidates])
             agreement = (earlier == low_bits).mean(axis=1)
@@ -196,12 +220,17 @@ class CorpusScan:
 def scan_lines(
     lines: Iterable[Line],
     scan: CorpusScan,
-    on_progress: Callable[[CorpusScan, Line], None] | None = None,
-    every: int = 1000,
+    on_progress: Callable[[CorpusScan], None] | None = None,
 ) -> CorpusScan:
-    """Feed every line to ``scan``, calling ``on_progress`` every ``every`` lines."""
-    for count, line in enumerate(lines, start=1):
-        scan.add(line)
-        if on_progress is not None and count % every == 0:
-            on_progress(scan, line)
+    """Feed every line to ``scan``, ``CHUNK`` at a time, calling ``on_progress`` after each
+    chunk."""
+    chunk: list[Line] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == CHUNK:
+            scan.add_chunk(chunk)
+            chunk = []
+            if on_progress is not None:
+                on_progress(scan)
+    scan.add_chunk(chunk)
     return scan

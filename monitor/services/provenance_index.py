@@ -156,10 +156,10 @@ class OutputIndex:
     def __len__(self) -> int:
         return len(self.sample_ids)
 
-    def best_match(self, values: np.ndarray, keys: np.ndarray) -> tuple[int, float] | None:
-        """The row most similar to the signature ``values`` (band keys ``keys``) at or over the
-        threshold, with its estimated Jaccard similarity; None when none is."""
-        rows = self.banded.query(keys)
+    def best_match(self, values: np.ndarray, rows: list[int]) -> tuple[int, float] | None:
+        """Of the candidate ``rows`` (from ``banded``), the one most similar to the signature
+        ``values`` at or over the threshold, with its estimated Jaccard similarity; None when
+        none is."""
         if not rows:
             return None
         agreement = (self.hashvalues[rows] == values).mean(axis=1)

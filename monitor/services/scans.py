@@ -34,7 +34,6 @@ from monitor.services.corpus_scan import (
     scan_lines,
 )
 from monitor.services.corpus_signs import (
-    Line,
     missing_rare_words,
     profile_reference,
     read_lines,
@@ -79,7 +78,7 @@ def scan_file(
         )
         scan = CorpusScan(index, threshold, sinks, profile)
 
-        def progress(scan: CorpusScan, line: Line) -> None:
+        def progress(scan: CorpusScan) -> None:
             if on_progress is not None:
                 on_progress(scan, min(1.0, stream.tell() / size))
 
