@@ -6,7 +6,7 @@ import django.utils.timezone
 from django.contrib.auth.management import create_permissions
 from django.db import migrations, models
 
-from monitor.services.roles import EDITOR, VIEWER, _permissions
+from monitor.services.roles import ADMIN, EDITOR, VIEWER, _permissions
 
 
 def grant_scan_permissions(apps, schema_editor):
@@ -17,7 +17,7 @@ def grant_scan_permissions(apps, schema_editor):
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
     groups = apps.get_model("auth", "Group").objects
-    for role in (VIEWER, EDITOR):
+    for role in (VIEWER, EDITOR, ADMIN):
         group = groups.filter(name=role.group).first()
         if group is not None:
             group.permissions.add(

@@ -16,7 +16,7 @@ from datasketch import MinHashLSH
 # Banding weighs a missed near-copy nine times a false candidate: every candidate is checked
 # against its signature anyway, so a false one costs a comparison, a missed one a wrong share.
 LSH_WEIGHTS = (0.1, 0.9)
-MERGE_EVERY = 20_000
+MERGE_EVERY = 5_000
 
 
 class BandedIndex:
