@@ -23,7 +23,6 @@ from monitor.services.banding import BandedIndex
 from monitor.services.corpus_signs import Line, ReferenceProfile, Reservoir, wilson
 from monitor.services.provenance_index import NUM_PERM, OutputIndex
 
-DEFAULT_THRESHOLD = 0.8
 SAMPLE_SIZE = 1000
 TOP_PAIRS = 20
 LISTED_MALFORMED = 100
@@ -60,7 +59,7 @@ class CorpusScan:
     """The running tallies of one scan; ``add_chunk`` the lines in order, then ``summary``."""
 
     index: OutputIndex
-    threshold: float = DEFAULT_THRESHOLD
+    threshold: float
     sinks: Sinks = field(default_factory=Sinks)
     reference: ReferenceProfile | None = None
     sample_size: int = SAMPLE_SIZE

@@ -5,7 +5,7 @@ import json
 import random
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from monitor.models import OutputIndexStats, OutputSignature
 from monitor.services import provenance_index, scans
@@ -189,3 +189,18 @@ def test_scan_command_writes_the_report_and_the_filtered_corpus(two_endpoints, t
     assert report["model_outputs"]["count"] == 5
     assert len((tmp_path / "kept.jsonl").read_text().splitlines()) == 5
     assert len((tmp_path / "kept.jsonl.manifest.jsonl").read_text().splitlines()) == 5
+
+
+def test_a_line_of_plain_text_that_is_not_utf8_is_malformed(tmp_path):
+    (tmp_path / "corpus.txt").write_bytes(b"first document\n\n\xff\xfe broken\nlast document\n")
+
+    report = scans.scan_file(tmp_path / "corpus.txt")
+
+    assert report["documents"] == 2
+    assert report["malformed"]["lines"][0]["line"] == 3
+    assert "not UTF-8" in report["malformed"]["lines"][0]["error"]
+
+
+def test_the_scan_command_refuses_a_missing_corpus(tmp_path):
+    with pytest.raises(CommandError, match="no file"):
+        call_command("scan", str(tmp_path / "missing.jsonl"))
