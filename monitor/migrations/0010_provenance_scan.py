@@ -6,7 +6,7 @@ import django.utils.timezone
 from django.contrib.auth.management import create_permissions
 from django.db import migrations, models
 
-from monitor.services.roles import ADMIN, EDITOR, VIEWER, _permissions
+from monitor.services.roles import ADMIN, EDITOR, VIEWER, role_permissions
 
 
 def grant_scan_permissions(apps, schema_editor):
@@ -21,7 +21,7 @@ def grant_scan_permissions(apps, schema_editor):
         group = groups.filter(name=role.group).first()
         if group is not None:
             group.permissions.add(
-                *[row for row in _permissions(role, apps) if row.content_type.model == "scan"]
+                *[row for row in role_permissions(role, apps) if row.content_type.model == "scan"]
             )
 
 

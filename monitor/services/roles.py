@@ -78,7 +78,7 @@ class UnknownPermissionError(LookupError):
     pass
 
 
-def _permissions(role: Role, apps) -> list:
+def role_permissions(role: Role, apps) -> list:
     """The ``Permission`` rows of ``role``."""
     permission_model = apps.get_model("auth", "Permission")
     if role is ADMIN:
@@ -119,7 +119,7 @@ def role_group(role: Role, apps=installed_apps):
     group_model = apps.get_model("auth", "Group")
     group, created = group_model.objects.get_or_create(name=role.group)
     if created:
-        group.permissions.set(_permissions(role, apps))
+        group.permissions.set(role_permissions(role, apps))
     return group
 
 
