@@ -21,6 +21,7 @@ MODULES = (
     "bench_compare",
     "bench_pages",
     "bench_sampling",
+    "bench_scan",
 )
 
 

@@ -28,6 +28,7 @@ app.conf.update(
         "monitor.tasks.score_run": {"queue": SCORING_QUEUE},
         # CPU-bound too: a lab chain trains for seconds to a minute.
         "monitor.tasks.train_lab_generation": {"queue": SCORING_QUEUE},
+        "monitor.tasks.run_scan": {"queue": SCORING_QUEUE},
     },
     # At-least-once: a message is acknowledged only after its task returns, and a worker takes
     # one message at a time, so a killed worker loses nothing it had not started.

@@ -6,6 +6,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django import forms
+from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
@@ -313,3 +314,25 @@ class LoginForm(ThrottledLoginMixin, AuthenticationForm):
 
 class AdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
     pass
+
+
+class ScanForm(forms.Form):
+    """A corpus to scan for our models' outputs, and optionally the human data to hold it to."""
+
+    corpus = forms.FileField(
+        help_text="JSONL with a text field, or plain text with one document a line."
+    )
+    reference = forms.FileField(
+        required=False,
+        help_text="Optional: a reference corpus (e.g. the human data the last model learned "
+        "from) to compare the corpus's variety and rare words with. Same formats.",
+    )
+    threshold = forms.FloatField(
+        min_value=0.05,
+        max_value=1.0,
+        help_text="Jaccard similarity of word shingles from which a document is a near-copy.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["threshold"].initial = settings.TAILWATCH_SCAN_THRESHOLD

@@ -1123,3 +1123,111 @@ class ApiToken(models.Model):
             defaults={"key_hash": cls.hash_key(key), "created_at": timezone.now()},
         )
         return key
+
+
+class OutputSignature(models.Model):
+    """The MinHash signature of one stored model output: the index that corpus scans search.
+
+    Written once per sample when its run finishes (``services/provenance_index.py``), so a
+    scan reads signatures and never hashes stored outputs again."""
+
+    sample = models.OneToOneField(
+        Sample, on_delete=models.CASCADE, primary_key=True, related_name="signature"
+    )
+    endpoint = models.ForeignKey(
+        Endpoint,
+        on_delete=models.CASCADE,
+        related_name="signatures",
+        help_text="The endpoint that produced the output (its model version at the time).",
+    )
+    hashvalues = models.BinaryField(help_text="uint32 MinHash values over word shingles.")
+
+    def __str__(self) -> str:
+        return f"signature of sample {self.sample_id}"
+
+
+class OutputIndexStats(models.Model):
+    """How large the index of stored outputs is and how long building it took (one row)."""
+
+    SINGLETON_PK = 1
+
+    outputs = models.PositiveIntegerField(default=0, help_text="Outputs with a signature.")
+    build_seconds = models.FloatField(
+        default=0.0, help_text="Time spent hashing outputs into the index, all runs together."
+    )
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"output index: {self.outputs} outputs"
+
+    @classmethod
+    def current(cls) -> OutputIndexStats:
+        return cls.objects.filter(pk=cls.SINGLETON_PK).first() or cls(pk=cls.SINGLETON_PK)
+
+
+class ScanStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+ACTIVE_SCAN_STATUSES = (ScanStatus.QUEUED, ScanStatus.RUNNING)
+
+
+class Scan(models.Model):
+    """A provenance scan of an uploaded corpus against the stored model outputs.
+
+    A worker owns it through a lease, as a run's worker does, and publishes its progress."""
+
+    corpus_name = models.CharField(max_length=255, help_text="The uploaded file's name.")
+    corpus_path = models.CharField(max_length=500, editable=False)
+    reference_name = models.CharField(max_length=255, blank=True)
+    reference_path = models.CharField(max_length=500, blank=True, editable=False)
+    threshold = models.FloatField(
+        default=0.8,
+        validators=[MinValueValidator(0.05), MaxValueValidator(1.0)],
+        help_text="Jaccard similarity of word shingles from which a document is a near-copy.",
+    )
+    status = models.CharField(
+        max_length=10, choices=ScanStatus.choices, default=ScanStatus.QUEUED, db_index=True
+    )
+    progress = models.FloatField(default=0.0, help_text="Share of the corpus read, 0 to 1.")
+    documents = models.PositiveIntegerField(default=0, help_text="Documents read so far.")
+    matched = models.PositiveIntegerField(default=0, help_text="Near-copies of model outputs.")
+    duplicates = models.PositiveIntegerField(default=0, help_text="Exact and near duplicates.")
+    malformed = models.PositiveIntegerField(default=0, help_text="Lines that were not documents.")
+    result = models.JSONField(null=True, blank=True, help_text="The report, once finished.")
+    error = models.TextField(blank=True, help_text="Why the scan failed.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_token = models.CharField(max_length=32, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"scan {self.pk} of {self.corpus_name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("scan-detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_SCAN_STATUSES
+
+    @property
+    def directory(self) -> str:
+        """Where the scan's files live: the uploads, the filtered corpus, the manifest."""
+        return os.path.dirname(self.corpus_path)
+
+    @property
+    def filtered_path(self) -> str:
+        return os.path.join(self.directory, "filtered.txt")
+
+    @property
+    def manifest_path(self) -> str:
+        return os.path.join(self.directory, "manifest.jsonl")

@@ -26,6 +26,7 @@ SCORE_RUN = "monitor.tasks.score_run"
 EVALUATE_ALERTS = "monitor.tasks.evaluate_alerts"
 SEND_NOTIFICATION = "monitor.tasks.send_notification"
 TRAIN_LAB_GENERATION = "monitor.tasks.train_lab_generation"
+RUN_SCAN = "monitor.tasks.run_scan"
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +73,7 @@ def send_notification(notification_id: int) -> None:
 
 def train_lab_generation(arm: str, generation: int) -> bool:
     return _publish(TRAIN_LAB_GENERATION, str(arm), generation)
+
+
+def run_scan(scan_id: int) -> bool:
+    return _publish(RUN_SCAN, scan_id)

@@ -13,6 +13,7 @@ from monitor.views import (
     overview,
     prompt_sets,
     runs,
+    scans,
 )
 
 urlpatterns = [
@@ -44,6 +45,10 @@ urlpatterns = [
     path("alerts/rules/<int:pk>/", alerts.rule_edit, name="rule-edit"),
     path("prompt-sets/", prompt_sets.promptset_list, name="promptset-list"),
     path("prompt-sets/<int:pk>/", prompt_sets.promptset_detail, name="promptset-detail"),
+    path("scans/", scans.scan_list, name="scan-list"),
+    path("scans/<int:pk>/", scans.scan_detail, name="scan-detail"),
+    path("scans/<int:pk>/progress/", scans.scan_progress, name="scan-progress"),
+    path("scans/<int:pk>/<str:what>/", scans.scan_download, name="scan-download"),
     path("lab/v1/chat/completions", lab.completions, name="lab-chat"),
     path("lab/v1/completions", lab.completions, name="lab-completions"),
     path("healthz", health.healthz, name="healthz"),

@@ -30,9 +30,10 @@ READ_MODELS = (
     "alert",
     "alertevent",
     "ruleevaluation",
+    "scan",
 )
 # What editors create, change and delete.
-EDITED_MODELS = ("endpoint", "promptset", "promptsetversion", "prompt", "alertrule")
+EDITED_MODELS = ("endpoint", "promptset", "promptsetversion", "prompt", "alertrule", "scan")
 # Deleted along with an endpoint or a rule (the admin asks for the right to delete each).
 HISTORY_MODELS = (
     "run",
@@ -77,7 +78,7 @@ class UnknownPermissionError(LookupError):
     pass
 
 
-def _permissions(role: Role, apps) -> list:
+def role_permissions(role: Role, apps) -> list:
     """The ``Permission`` rows of ``role``."""
     permission_model = apps.get_model("auth", "Permission")
     if role is ADMIN:
@@ -88,6 +89,9 @@ def _permissions(role: Role, apps) -> list:
             )
         )
     names = VIEWER_PERMISSIONS if role is VIEWER else EDITOR_PERMISSIONS
+    # An early migration's app registry lacks the later models: their permissions are granted
+    # by the migration that creates them (scans: 0010).
+    names = [name for name in names if _model_exists(apps, name)]
     wanted = [name.split(".") for name in names]
     rows = list(
         permission_model.objects.select_related("content_type").filter(
@@ -100,13 +104,22 @@ def _permissions(role: Role, apps) -> list:
     return rows
 
 
+def _model_exists(apps, permission: str) -> bool:
+    app_label, codename = permission.split(".")
+    try:
+        apps.get_model(app_label, codename.split("_", 1)[1])
+    except LookupError:
+        return False
+    return True
+
+
 def role_group(role: Role, apps=installed_apps):
     """The role's group, created with the role's permissions when there is none. ``apps`` is
     the migration's app registry when a migration calls it."""
     group_model = apps.get_model("auth", "Group")
     group, created = group_model.objects.get_or_create(name=role.group)
     if created:
-        group.permissions.set(_permissions(role, apps))
+        group.permissions.set(role_permissions(role, apps))
     return group
 
 

@@ -41,6 +41,7 @@ from monitor.models import (
     RunTrigger,
     Sample,
 )
+from monitor.services import provenance_index
 
 log = logging.getLogger(__name__)
 
@@ -332,4 +333,14 @@ def finish_run(run: Run, token: str, failure: str = "") -> Run:
     )
     run.refresh_from_db()
     log.info("run %s %s: %s ok, %s failed", run.pk, run.status, succeeded, failed)
+    _add_to_output_index(run)
     return run
+
+
+def _add_to_output_index(run: Run) -> None:
+    # The run's outputs are final now: the provenance index grows here rather than being
+    # rebuilt by a scan. A failure leaves them to the next scan's catch-up, not the run's fate.
+    try:
+        provenance_index.index_run(run)
+    except Exception:
+        log.exception("run %s: outputs not added to the provenance index", run.pk)

@@ -1,4 +1,4 @@
-"""Template filters for figures: metric values, signed changes and sparklines."""
+"""Template filters for figures: metric values, signed changes, shares and sparklines."""
 
 from collections.abc import Sequence
 
@@ -33,6 +33,17 @@ def signed_percent(value: float | None) -> str:
     if value is None:
         return ""
     return f"{100 * value:+.1f}%".replace("-", "−")
+
+
+@register.filter
+def share_with_ci(share: dict | None) -> str:
+    """A count's share in percent with its 95% interval: "12 (30.0%, 95% CI 25.1–35.4%)"."""
+    if not share or share.get("share") is None:
+        return "—"
+    return (
+        f"{share['count']} ({100 * share['share']:.1f}%, "
+        f"95% CI {100 * share['ci_low']:.1f}–{100 * share['ci_high']:.1f}%)"
+    )
 
 
 @register.filter

@@ -3,7 +3,7 @@
   "use strict";
   const POLL_MS = 2000;
 
-  // Live progress for queued and running runs: poll each one's progress URL until it finishes,
+  // Live progress for queued and running runs and scans: poll each one's progress URL until it finishes,
   // then reload once so the page shows the final figures.
   function watch(element) {
     const url = element.dataset.progressUrl;
@@ -17,7 +17,7 @@
         return; // a dropped poll is retried on the next tick
       }
       const figure = element.querySelector(".progress-figure");
-      if (figure) figure.textContent = progress.done + "/" + progress.expected;
+      if (figure) figure.textContent = progress.text || progress.done + "/" + progress.expected;
       if (!progress.active) {
         clearInterval(timer);
         window.location.reload();

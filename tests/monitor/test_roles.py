@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib import admin
@@ -14,7 +15,16 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from monitor.models import Alert, AlertState, Channel, DispatcherTick, Endpoint, Notification
+from monitor.models import (
+    Alert,
+    AlertState,
+    Channel,
+    DispatcherTick,
+    Endpoint,
+    Notification,
+    Scan,
+    ScanStatus,
+)
 from monitor.services.roles import ROLES, assign_role, role_group
 from tests.factories import make_endpoint, make_scored_run, make_user
 
@@ -57,6 +67,10 @@ PAGES = {
     "rule-edit": Page({"GET": EDITOR, "POST": EDITOR}, {"pk": "rule"}),
     "promptset-list": Page({"GET": VIEWER, "POST": EDITOR}),
     "promptset-detail": Page({"GET": VIEWER}, {"pk": "prompt set"}),
+    "scan-list": Page({"GET": VIEWER, "POST": EDITOR}),
+    "scan-detail": Page({"GET": VIEWER}, {"pk": "scan"}),
+    "scan-progress": Page({"GET": VIEWER}, {"pk": "scan"}),
+    "scan-download": Page({"GET": VIEWER}, {"pk": "scan", "what": "download"}),
     "healthz": Page({"GET": PUBLIC}),
     "login": Page({"GET": PUBLIC, "POST": PUBLIC}),
     "logout": Page({"POST": PUBLIC}),
@@ -129,9 +143,9 @@ def staff_holding(*codenames: str):
 
 
 @pytest.fixture
-def objects(settings, unused_port) -> dict[str, int]:
+def objects(settings, unused_port, tmp_path) -> dict[str, int | str]:
     """One of each object a URL names: an endpoint nobody listens for, two scored runs, an open
-    alert, a rule and a prompt set."""
+    alert, a rule, a prompt set and a finished scan with its filtered corpus."""
     settings.TAILWATCH_EMBEDDINGS = False
     endpoint = make_endpoint(f"http://127.0.0.1:{unused_port}/v1")
     run = make_scored_run(endpoint, seed=1, vocabulary=2000)
@@ -143,7 +157,13 @@ def objects(settings, unused_port) -> dict[str, int]:
     # A healthy install, so that /healthz answers 200 (its 503s have their own tests).
     Endpoint.objects.update(next_run_at=timezone.now() + timedelta(hours=1))
     DispatcherTick.record(timezone.now())
+    scan = Scan.objects.create(
+        corpus_name="crawl.txt", corpus_path=str(tmp_path / "corpus"), status=ScanStatus.SUCCEEDED
+    )
+    Path(scan.filtered_path).write_text("kept\n")
     return {
+        "scan": scan.pk,
+        "download": "filtered",
         "endpoint": endpoint.pk,
         "run": run.pk,
         "later run": later.pk,
