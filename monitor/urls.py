@@ -36,6 +36,8 @@ urlpatterns = [
     path("prompt-sets/<int:pk>/", prompt_sets.promptset_detail, name="promptset-detail"),
     path("lab/v1/chat/completions", lab.completions, name="lab-chat"),
     path("lab/v1/completions", lab.completions, name="lab-completions"),
+    path("lab/v1/models", lab.models, name="lab-models"),
+    path("lab/v1/models/<str:model_id>", lab.model, name="lab-model"),
     path("healthz", health.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -44,7 +44,7 @@ def _chat(client, model: str, prompt: str, **extra):
 def _error(response) -> dict:
     """The OpenAI-shaped error of a refused request."""
     error = response.json()["error"]
-    assert set(error) == {"message", "type", "code"}
+    assert set(error) == {"message", "type", "param", "code"}
     return error
 
 
