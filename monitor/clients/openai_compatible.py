@@ -27,6 +27,9 @@ from django.conf import settings
 
 from monitor.clients import egress
 
+# A server that will not give several choices in one request says so with a validation error:
+# 400 (OpenAI, vLLM) or 422 (TGI and other servers that validate the body with a schema).
+N_REFUSED_STATUS = frozenset({"HTTP 400", "HTTP 422"})
 # Worth another try: the server is overloaded, restarting or rate limiting us.
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 # A Retry-After longer than this (or than the call's time left) is not waited for: the sample
@@ -249,14 +252,14 @@ class OpenAICompatibleClient:
         the endpoint batches samples, one otherwise. A failed request is the outcome of every
         sample it asked for.
 
-        A server that gives fewer choices than asked, or refuses ``n`` (400), gets fewer
+        A server that gives fewer choices than asked, or refuses ``n`` (400, 422), gets fewer
         outcomes back (none when refused): from then on this client asks for one sample a
         request and says why in ``batch_fallback``; the caller asks again for the rest."""
         if n == 1 or not self._batches_samples:
             return [self.complete(prompt)]
         outcome = self._request({**self.request_body(prompt), "n": n}, choices=n)
         if isinstance(outcome, CompletionFailure):
-            if outcome.kind == "HTTP 400":
+            if outcome.kind in N_REFUSED_STATUS:
                 self._stop_batching(f"the endpoint refused n={n} ({outcome.message})")
                 return []
             return [outcome] * n
