@@ -8,9 +8,11 @@ import pytest
 from monitor.clients.egress import EgressPolicy
 from monitor.clients.openai_compatible import Completion, CompletionFailure, OpenAICompatibleClient
 from monitor.fake_llm import NSupport, fake_reply
+from monitor.forms import EndpointForm
 from monitor.models import RunStatus, Sample
 from monitor.services import sampling
 from tests.factories import make_endpoint, make_prompt_set
+from tests.monitor.test_endpoints import form_data
 
 PROMPT = "Write about the sea."
 
@@ -137,3 +139,23 @@ def test_a_resumed_batching_run_asks_only_for_the_missing_samples(fake_llm, repl
     assert run.status == RunStatus.SUCCEEDED and len(set(_slots(run))) == 9
     assert len(replies_written) == 7 and fake_llm.behaviour.requests == 3
     assert Sample.objects.get(run=run, prompt=first_prompt, sample_index=1).text != done.text
+
+
+def test_batch_samples_is_an_endpoint_setting_a_run_freezes(fake_llm):
+    form = EndpointForm(data=form_data(batch_samples="on"))
+    assert form.is_valid(), form.errors
+    endpoint = form.save()
+    assert endpoint.batch_samples
+    run = sampling.start_run(endpoint)
+    endpoint.batch_samples = False
+    endpoint.save()
+    assert run.request_params["batch_samples"] is True
+
+
+def test_the_run_and_endpoint_pages_say_how_samples_are_asked_for(fake_llm, user_client):
+    fake_llm.behaviour.n_support = NSupport.IGNORE
+    run = _sampled_run(fake_llm, batch_samples=True)
+    run_page = user_client.get(run.get_absolute_url()).content.decode()
+    assert "asked for 3 samples in one request (n), got 1" in run_page
+    endpoint_page = user_client.get(run.endpoint.get_absolute_url()).content.decode()
+    assert "a prompt's samples in one request (n)" in endpoint_page
