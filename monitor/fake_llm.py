@@ -11,6 +11,7 @@ for tests that need an exact sequence.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
@@ -20,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # Words for replies: common ones, and a tail of rare ones, so the scored metrics have tails.
@@ -56,6 +58,15 @@ class FakeResponse:
     drip: float = 0.0
 
 
+class NSupport(StrEnum):
+    """What a server does with a request for ``n`` choices: OpenAI and vLLM give them, some
+    servers answer with one choice whatever ``n`` says, some refuse the field."""
+
+    HONOUR = "honour"
+    IGNORE = "ignore"
+    REJECT = "reject"
+
+
 @dataclass
 class FakeBehaviour:
     """How the fake answers. Rates are per request; the script overrides them in order."""
@@ -66,6 +77,7 @@ class FakeBehaviour:
     error_status: int = 500
     malformed_rate: float = 0.0
     seed: int | None = None
+    n_support: NSupport = NSupport.HONOUR
     script: deque[FakeResponse] = field(default_factory=deque)
     requests: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -104,13 +116,16 @@ class FakeBehaviour:
             return FakeResponse(self.error_status, body, delay=self.latency)
         if draw < self.error_rate + self.malformed_rate:
             return FakeResponse(200, b'{"choices": [{"oops": true}]', delay=self.latency)
-        response = completion_response(path, raw_body, random.Random(reply_seed), self.reply)
+        response = completion_response(
+            path, raw_body, random.Random(reply_seed), self.reply, self.n_support
+        )
         response.delay = self.latency
         return response
 
 
 class CompletionRequestError(Exception):
-    """A request that gets no completion: the status and OpenAI-shaped error to answer with."""
+    """A request that gets no completion: the status and OpenAI-shaped error to answer with;
+    ``param`` names the request field at fault, as OpenAI's errors do."""
 
     def __init__(
         self,
@@ -119,9 +134,10 @@ class CompletionRequestError(Exception):
         code: str,
         error_type: str = "invalid_request_error",
         headers: dict[str, str] | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(message)
-        body = {"error": {"message": message, "type": error_type, "code": code}}
+        body = {"error": {"message": message, "type": error_type, "param": param, "code": code}}
         self.response = FakeResponse(
             status,
             json.dumps(body).encode(),
@@ -131,11 +147,24 @@ class CompletionRequestError(Exception):
 
 @dataclass(frozen=True)
 class CompletionRequest:
-    """A well-formed request: its path, its JSON body, and the prompt to answer."""
+    """A well-formed request: its path, its JSON body, the prompts to answer (one for chat; one
+    or a list for legacy completions), how many choices each gets, and whether to stream."""
 
     path: str
     body: dict
-    prompt: str
+    prompts: tuple[str, ...]
+    n: int = 1
+    stream: bool = False
+
+    @property
+    def is_chat(self) -> bool:
+        return self.path.endswith("/chat/completions")
+
+    @property
+    def choice_prompts(self) -> list[str]:
+        """The prompt each choice answers, in the order of the choices' indices: the first
+        prompt's n choices, then the next prompt's, as OpenAI orders them."""
+        return [prompt for prompt in self.prompts for _ in range(self.n)]
 
 
 def parse_completion_request(path: str, raw_body: bytes) -> CompletionRequest:
@@ -148,46 +177,80 @@ def parse_completion_request(path: str, raw_body: bytes) -> CompletionRequest:
     if not isinstance(body, dict):
         raise CompletionRequestError(400, "the body must be a JSON object", "invalid_json")
     if not isinstance(body.get("model", ""), str):
-        raise CompletionRequestError(400, "model must be a string", "invalid_type")
+        raise CompletionRequestError(400, "model must be a string", "invalid_type", param="model")
     if path.endswith("/chat/completions"):
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise CompletionRequestError(400, "messages must be a non-empty list", "invalid_type")
-        last = messages[-1]
-        prompt = last.get("content") if isinstance(last, dict) else None
-        if not isinstance(prompt, str):
-            raise CompletionRequestError(
-                400, "the last message's content must be a string", "invalid_type"
-            )
+        prompts = (_chat_prompt(body.get("messages")),)
     elif path.endswith("/completions"):
-        prompt = body.get("prompt", "")
-        if not isinstance(prompt, str):
-            raise CompletionRequestError(400, "prompt must be a string", "invalid_type")
+        prompts = _legacy_prompts(body.get("prompt", ""))
     else:
         raise CompletionRequestError(404, f"no route {path}", "unknown_url")
-    return CompletionRequest(path, body, prompt)
+    n = body.get("n", 1)
+    if n is None:
+        n = 1
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise CompletionRequestError(
+            400, "n must be a whole number, 1 or more", "invalid_type", param="n"
+        )
+    stream = body.get("stream") or False
+    if not isinstance(stream, bool):
+        raise CompletionRequestError(
+            400, "stream must be true or false", "invalid_type", param="stream"
+        )
+    return CompletionRequest(path, body, prompts, n, stream)
 
 
-def completion(request: CompletionRequest, text: str, rng: random.Random) -> FakeResponse:
-    """The answer to ``request`` with the reply ``text``, as an OpenAI-compatible server gives
-    it."""
-    if request.path.endswith("/chat/completions"):
-        choice: dict = {
-            "index": 0,
-            "message": {"role": "assistant", "content": text},
-            "finish_reason": "stop",
-        }
-        kind = "chat.completion"
+def _chat_prompt(messages: object) -> str:
+    if not isinstance(messages, list) or not messages:
+        raise CompletionRequestError(
+            400, "messages must be a non-empty list", "invalid_type", param="messages"
+        )
+    last = messages[-1]
+    prompt = last.get("content") if isinstance(last, dict) else None
+    if not isinstance(prompt, str):
+        raise CompletionRequestError(
+            400, "the last message's content must be a string", "invalid_type", param="messages"
+        )
+    return prompt
+
+
+def _legacy_prompts(prompt: object) -> tuple[str, ...]:
+    """A legacy prompt: a string, or a non-empty list of strings, each answered in turn."""
+    if isinstance(prompt, str):
+        return (prompt,)
+    if isinstance(prompt, list) and prompt and all(isinstance(item, str) for item in prompt):
+        return tuple(prompt)
+    raise CompletionRequestError(
+        400,
+        "prompt must be a string or a non-empty list of strings",
+        "invalid_type",
+        param="prompt",
+    )
+
+
+def completion(request: CompletionRequest, texts: list[str], rng: random.Random) -> FakeResponse:
+    """The answer to ``request`` with one reply text a choice (``request.choice_prompts``
+    order), as an OpenAI-compatible server gives it: one JSON body, or server-sent events."""
+    if request.stream:
+        return _streamed_completion(request, texts, rng)
+    if request.is_chat:
+        choices: list[dict] = [
+            {
+                "index": index,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+            for index, text in enumerate(texts)
+        ]
     else:
-        choice = {"index": 0, "text": text, "finish_reason": "stop"}
-        kind = "text_completion"
-    prompt_tokens, completion_tokens = len(request.prompt.split()), len(text.split())
+        choices = [
+            {"index": index, "text": text, "logprobs": None, "finish_reason": "stop"}
+            for index, text in enumerate(texts)
+        ]
+    prompt_tokens = sum(len(prompt.split()) for prompt in request.prompts)
+    completion_tokens = sum(len(text.split()) for text in texts)
     body = {
-        "id": f"fake-{rng.getrandbits(48):x}",
-        "object": kind,
-        "created": int(time.time()),
-        "model": request.body.get("model", "fake"),
-        "choices": [choice],
+        **_envelope(request, rng, "chat.completion" if request.is_chat else "text_completion"),
+        "choices": choices,
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -197,19 +260,68 @@ def completion(request: CompletionRequest, text: str, rng: random.Random) -> Fak
     return FakeResponse(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
 
+def _envelope(request: CompletionRequest, rng: random.Random, kind: str) -> dict:
+    return {
+        "id": f"fake-{rng.getrandbits(48):x}",
+        "object": kind,
+        "created": int(time.time()),
+        "model": request.body.get("model", "fake"),
+    }
+
+
+# Where a streamed reply is cut into chunks: before each word that follows white space, so the
+# chunks joined are the reply exactly.
+CHUNK_BOUNDARY = re.compile(r"(?<=\s)(?=\S)")
+
+
+def _streamed_completion(
+    request: CompletionRequest, texts: list[str], rng: random.Random
+) -> FakeResponse:
+    """Server-sent events in OpenAI's chunk shape, a word a chunk, each choice ended by a chunk
+    with its finish reason, and the stream by ``data: [DONE]``."""
+    envelope = _envelope(
+        request, rng, "chat.completion.chunk" if request.is_chat else "text_completion"
+    )
+    events = []
+    for index, text in enumerate(texts):
+        pieces = [piece for piece in CHUNK_BOUNDARY.split(text) if piece]
+        if request.is_chat:
+            deltas = [{"role": "assistant", "content": ""}]
+            deltas += [{"content": piece} for piece in pieces]
+            choices = [{"index": index, "delta": delta, "finish_reason": None} for delta in deltas]
+            choices.append({"index": index, "delta": {}, "finish_reason": "stop"})
+        else:
+            choices = [
+                {"index": index, "text": piece, "logprobs": None, "finish_reason": None}
+                for piece in pieces
+            ]
+            choices.append({"index": index, "text": "", "logprobs": None, "finish_reason": "stop"})
+        events += [json.dumps({**envelope, "choices": [choice]}) for choice in choices]
+    body = "".join(f"data: {event}\n\n" for event in [*events, "[DONE]"])
+    headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    return FakeResponse(200, body.encode(), headers)
+
+
 def completion_response(
     path: str,
     raw_body: bytes,
     rng: random.Random,
     reply: Callable[[str, random.Random], str] = fake_reply,
+    n_support: NSupport = NSupport.HONOUR,
 ) -> FakeResponse:
-    """Answer a request as an OpenAI-compatible server would, the text from
-    ``reply(prompt, rng)``."""
+    """Answer a request as an OpenAI-compatible server would, each choice's text from
+    ``reply(prompt, rng)``; ``n_support`` says what becomes of ``n`` (see ``NSupport``)."""
     try:
         request = parse_completion_request(path, raw_body)
+        if request.n > 1 and n_support == NSupport.REJECT:
+            raise CompletionRequestError(
+                400, "n is not supported: ask for one choice", "unsupported_parameter", param="n"
+            )
     except CompletionRequestError as error:
         return error.response
-    return completion(request, reply(request.prompt, rng), rng)
+    if n_support == NSupport.IGNORE:
+        request = dataclasses.replace(request, n=1)
+    return completion(request, [reply(prompt, rng) for prompt in request.choice_prompts], rng)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -104,6 +104,7 @@ class EndpointForm(forms.ModelForm):
             "max_tokens",
             "extra_params",
             "concurrency",
+            "batch_samples",
             "timeout_seconds",
             "enabled",
         ]
@@ -127,7 +128,8 @@ class EndpointForm(forms.ModelForm):
         value = self.cleaned_data.get("extra_params") or {}
         if not isinstance(value, dict):
             raise forms.ValidationError("Extra params must be a JSON object.")
-        reserved = {"model", "messages", "prompt"} & value.keys()
+        # Set by the client itself: n from batch samples; a streamed reply it does not read.
+        reserved = {"model", "messages", "prompt", "n", "stream"} & value.keys()
         if reserved:
             raise forms.ValidationError(f"Extra params may not set {', '.join(sorted(reserved))}.")
         check_extra_params(value)

@@ -272,6 +272,12 @@ class Endpoint(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(64)],
         help_text="Most requests in flight to this endpoint at once.",
     )
+    batch_samples = models.BooleanField(
+        default=False,
+        help_text="Ask for a prompt's samples in one request (the API's n), for servers that "
+        "honour n, such as OpenAI and vLLM. Off: one request per sample. A server that gives "
+        "fewer samples or refuses n is sampled one request per sample, and the run says so.",
+    )
     timeout_seconds = models.FloatField(
         default=60.0,
         validators=[MinValueValidator(0.1), MaxValueValidator(600)],
@@ -375,6 +381,7 @@ class Endpoint(models.Model):
             "max_tokens": self.max_tokens,
             "extra": self.extra_params,
             "timeout_seconds": self.timeout_seconds,
+            "batch_samples": self.batch_samples,
         }
 
     @property
@@ -457,6 +464,11 @@ class Run(models.Model):
     samples_succeeded = models.PositiveIntegerField(default=0)
     samples_failed = models.PositiveIntegerField(default=0)
     error_summary = models.TextField(blank=True, help_text="Why samples or the run failed.")
+    sampling_note = models.TextField(
+        blank=True,
+        help_text="How the samples were asked for when not as the endpoint is set, e.g. one "
+        "request per sample because the server ignored n.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

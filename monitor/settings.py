@@ -388,6 +388,10 @@ TAILWATCH_LAB_TOKEN = (
 )
 # Longer prompts are refused (400): the lab reads a prompt in time proportional to its length.
 TAILWATCH_LAB_MAX_PROMPT_CHARS = env_int("TAILWATCH_LAB_MAX_PROMPT_CHARS", 8000)
+# A request asks for at most this many choices (n) and legacy prompts in a list (400 beyond):
+# each choice is a reply the web process samples while the request waits.
+TAILWATCH_LAB_MAX_N = env_int("TAILWATCH_LAB_MAX_N", 16)
+TAILWATCH_LAB_MAX_PROMPTS = env_int("TAILWATCH_LAB_MAX_PROMPTS", 16)
 
 # The Prometheus exporter at /metrics: off (404) until a token is set; then a scrape must send
 # it as a bearer token (wrong or missing: 401).

@@ -51,6 +51,8 @@ urlpatterns = [
     path("scans/<int:pk>/<str:what>/", scans.scan_download, name="scan-download"),
     path("lab/v1/chat/completions", lab.completions, name="lab-chat"),
     path("lab/v1/completions", lab.completions, name="lab-completions"),
+    path("lab/v1/models", lab.models, name="lab-models"),
+    path("lab/v1/models/<str:model_id>", lab.model, name="lab-model"),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", metrics.metrics, name="metrics"),
     path("api/", include("monitor.api.urls")),

@@ -86,14 +86,14 @@ class SoakBehaviour(FakeBehaviour):
             headers = {"Retry-After": "1"} if status == 429 else {}
             return FakeResponse(status, body, headers, delay=delay)
         request = parse_completion_request(path, raw_body)
-        text = fake_reply(request.prompt, rng)
+        texts = [fake_reply(prompt, rng) for prompt in request.choice_prompts]
         if number % self.hostile_every == 0:
             kinds = list(HOSTILE_REPLIES)
             kind = kinds[(number // self.hostile_every - 1) % len(kinds)]
-            text = HOSTILE_REPLIES[kind]
+            texts[0] = HOSTILE_REPLIES[kind]
             with self._lock:
                 self.hostile_sent[kind] += 1
-        response = completion(request, text, rng)
+        response = completion(request, texts, rng)
         response.delay = delay
         return response
 

@@ -27,6 +27,9 @@ from django.conf import settings
 
 from monitor.clients import egress
 
+# A server that will not give several choices in one request says so with a validation error:
+# 400 (OpenAI, vLLM) or 422 (TGI and other servers that validate the body with a schema).
+N_REFUSED_STATUS = frozenset({"HTTP 400", "HTTP 422"})
 # Worth another try: the server is overloaded, restarting or rate limiting us.
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 # A Retry-After longer than this (or than the call's time left) is not waited for: the sample
@@ -155,6 +158,7 @@ class OpenAICompatibleClient:
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
         seed: int | None = None,
+        batch_samples: bool = False,
     ) -> None:
         if provider_kind not in {"chat", "completions"}:
             raise ValueError(f"unknown provider kind {provider_kind!r}")
@@ -181,6 +185,9 @@ class OpenAICompatibleClient:
         self._api_key = api_key
         self._sleep = sleep
         self._rng = random.Random(seed)
+        self._batches_samples = batch_samples
+        self._fallback_lock = threading.Lock()
+        self.batch_fallback = ""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         limits = httpx.Limits(max_connections=max_connections)
         self._http = httpx.Client(
@@ -207,6 +214,8 @@ class OpenAICompatibleClient:
             "max_tokens": params["max_tokens"],
             "extra": params["extra"],
             "timeout": params["timeout_seconds"],
+            # Runs frozen before the setting existed asked for one sample a request.
+            "batch_samples": params.get("batch_samples", False),
             "max_reply_bytes": settings.TAILWATCH_MAX_REPLY_BYTES,
             "egress_policy": egress.EgressPolicy.configured(),
         }
@@ -228,16 +237,54 @@ class OpenAICompatibleClient:
             body = {"model": self.model, "prompt": prompt}
         return {**body, **self.params}
 
+    @property
+    def batches_samples(self) -> bool:
+        """Whether ``complete_samples`` still asks for several samples in one request."""
+        return self._batches_samples
+
     def complete(self, prompt: str) -> Completion | CompletionFailure:
         """Send one prompt, retrying transient failures; never raises for a bad endpoint."""
-        body = self.request_body(prompt)
+        outcome = self._request(self.request_body(prompt), choices=1)
+        return outcome if isinstance(outcome, CompletionFailure) else outcome[0]
+
+    def complete_samples(self, prompt: str, n: int) -> list[Completion | CompletionFailure]:
+        """Up to ``n`` samples of ``prompt``: ``n`` choices of one request (OpenAI's ``n``) when
+        the endpoint batches samples, one otherwise. A failed request is the outcome of every
+        sample it asked for.
+
+        A server that gives fewer choices than asked, or refuses ``n`` (400, 422), gets fewer
+        outcomes back (none when refused): from then on this client asks for one sample a
+        request and says why in ``batch_fallback``; the caller asks again for the rest."""
+        if n == 1 or not self._batches_samples:
+            return [self.complete(prompt)]
+        outcome = self._request({**self.request_body(prompt), "n": n}, choices=n)
+        if isinstance(outcome, CompletionFailure):
+            if outcome.kind in N_REFUSED_STATUS:
+                self._stop_batching(f"the endpoint refused n={n} ({outcome.message})")
+                return []
+            return [outcome] * n
+        if len(outcome) < n:
+            self._stop_batching(f"asked for {n} samples in one request (n), got {len(outcome)}")
+        return outcome
+
+    def _stop_batching(self, reason: str) -> None:
+        with self._fallback_lock:
+            if self._batches_samples:
+                self._batches_samples = False
+                self.batch_fallback = (
+                    f"Sampled one request per sample: {reason[:ERROR_DETAIL_CHARS]}. Turn off "
+                    "'batch samples' for this endpoint, or check that its server honours n."
+                )
+
+    def _request(self, body: dict, choices: int) -> list[Completion] | CompletionFailure:
+        """One request for up to ``choices`` choices, retrying transient failures."""
         started = time.monotonic()
         until = started + self.total_timeout
         attempt = 0
         while True:
             attempt += 1
             try:
-                fields = self._attempt(body, until)
+                replies = self._attempt(body, until, choices)
             except AttemptFailedError as failure:
                 wait, why_not = self._next_wait(failure, attempt, until)
                 if why_not is not None:
@@ -251,7 +298,10 @@ class OpenAICompatibleClient:
                 self._sleep(wait)
             else:
                 elapsed_ms = round((time.monotonic() - started) * 1000)
-                return Completion(**fields, latency_ms=elapsed_ms, attempts=attempt)
+                return [
+                    Completion(**fields, latency_ms=elapsed_ms, attempts=attempt)
+                    for fields in replies
+                ]
 
     def _next_wait(
         self, failure: AttemptFailedError, attempt: int, until: float
@@ -270,8 +320,9 @@ class OpenAICompatibleClient:
             return 0.0, ""
         return wait, None
 
-    def _attempt(self, body: dict, until: float) -> dict:
-        """One request; the completion's fields, or AttemptFailedError saying what went wrong."""
+    def _attempt(self, body: dict, until: float, choices: int) -> list[dict]:
+        """One request; the fields of each completion, or AttemptFailedError saying what went
+        wrong."""
         seconds = min(self.timeout, until - time.monotonic())
         try:
             with (
@@ -301,7 +352,7 @@ class OpenAICompatibleClient:
                 retryable=response.status_code in RETRYABLE_STATUS,
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
-        return self._parse(content)
+        return self._parse(content, choices)
 
     def _read(self, response: httpx.Response) -> bytes:
         """The reply, or the start of an error's body; a reply over ``max_reply_bytes`` is a
@@ -329,7 +380,8 @@ class OpenAICompatibleClient:
     def _preview(self, content: bytes) -> str:
         return self._untrusted(content[:200].decode("utf-8", errors="replace"))
 
-    def _parse(self, content: bytes) -> dict:
+    def _parse(self, content: bytes, choices: int) -> list[dict]:
+        """The fields of the reply's first ``choices`` choices (at least one)."""
         # A garbled body is usually a broken proxy or server bug, not a passing hiccup: no retry.
         try:
             payload = json.loads(content)
@@ -339,9 +391,30 @@ class OpenAICompatibleClient:
                 f"response is not JSON: {self._preview(content)!r}",
                 retryable=False,
             ) from exc
-        field = "choices[0].message.content" if self.provider_kind == "chat" else "choices[0].text"
+        if not isinstance(payload, dict):
+            payload = {}  # reported below as a missing choices[0]
+        replies = payload.get("choices")
+        if not isinstance(replies, list) or not replies:
+            replies = [None]  # reported below as a missing choices[0]
+        usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
+        # Usage counts a request's completion tokens over all its choices: one choice's count
+        # is known only when there is one.
+        completion_tokens = _count(usage.get("completion_tokens")) if len(replies) == 1 else None
+        return [
+            {
+                **self._choice(choice, index, content),
+                "prompt_tokens": _count(usage.get("prompt_tokens")),
+                "completion_tokens": completion_tokens,
+            }
+            for index, choice in enumerate(replies[:choices])
+        ]
+
+    def _choice(self, choice: object, index: int, content: bytes) -> dict:
+        """The text and finish reason of choice ``index``."""
+        field = f"choices[{index}]." + (
+            "message.content" if self.provider_kind == "chat" else "text"
+        )
         try:
-            choice = payload["choices"][0]
             text = choice["message"]["content"] if self.provider_kind == "chat" else choice["text"]
         except (KeyError, IndexError, TypeError) as exc:
             raise AttemptFailedError(
@@ -353,12 +426,9 @@ class OpenAICompatibleClient:
             raise AttemptFailedError(
                 "malformed response", f"{field} is {type(text).__name__}, not text", retryable=False
             )
-        usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
         return {
             "text": self._untrusted(text),
             "finish_reason": self._untrusted(str(choice.get("finish_reason") or "")),
-            "prompt_tokens": _count(usage.get("prompt_tokens")),
-            "completion_tokens": _count(usage.get("completion_tokens")),
         }
 
 

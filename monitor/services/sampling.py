@@ -13,6 +13,7 @@ import itertools
 import logging
 import time
 import uuid
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
@@ -242,10 +243,57 @@ def sample_run(run_id: int) -> Run | None:
         failure = _sample_missing_slots(run, token, client)
     if failure == _LEASE_LOST:
         return None
-    return finish_run(run, token, failure=failure)
+    return finish_run(run, token, failure=failure, sampling_note=client.batch_fallback)
 
 
 _LEASE_LOST = "lease lost"
+
+
+class SlotRequests:
+    """The requests still to send for a run's missing slots: a prompt's slots in one request
+    while the client asks for several samples at once, one slot a request otherwise."""
+
+    def __init__(self, slots: list[tuple[Prompt, int]], client: OpenAICompatibleClient) -> None:
+        self._client = client
+        by_prompt = itertools.groupby(slots, key=lambda slot: slot[0])
+        self._requests = deque(
+            (prompt, [index for _, index in group]) for prompt, group in by_prompt
+        )
+
+    def next(self) -> tuple[Prompt, list[int]] | None:
+        if not self._requests:
+            return None
+        prompt, indices = self._requests.popleft()
+        if len(indices) > 1 and not self._client.batches_samples:
+            self._requests.extendleft((prompt, [index]) for index in reversed(indices[1:]))
+            indices = indices[:1]
+        return prompt, indices
+
+    def put_back(self, prompt: Prompt, indices: list[int]) -> None:
+        """Slots a request brought no outcome for (the server gave fewer samples): next."""
+        if indices:
+            self._requests.appendleft((prompt, indices))
+
+
+class EndpointHealth:
+    """Whether the endpoint answers, counted a request at a time."""
+
+    def __init__(self) -> None:
+        self.successes = 0
+        self.failures_in_a_row = 0
+        self.last_failure: CompletionFailure | None = None
+
+    def count(self, outcomes: list[Completion | CompletionFailure]) -> None:
+        """One request's outcomes (none: the server refused to batch, which says nothing)."""
+        if any(isinstance(outcome, Completion) for outcome in outcomes):
+            self.successes, self.failures_in_a_row = self.successes + 1, 0
+        elif outcomes:
+            self.failures_in_a_row += 1
+            self.last_failure = outcomes[0]
+
+    @property
+    def unreachable(self) -> bool:
+        return self.successes == 0 and self.failures_in_a_row >= UNREACHABLE_AFTER_FAILURES
 
 
 def _sample_missing_slots(run: Run, token: str, client: OpenAICompatibleClient) -> str:
@@ -254,30 +302,35 @@ def _sample_missing_slots(run: Run, token: str, client: OpenAICompatibleClient) 
     Returns "" when every slot was tried, ``_LEASE_LOST`` when another worker took over, or the
     reason the endpoint was given up as unreachable.
     """
-    slots = iter(run.missing_slots())
+    requests = SlotRequests(run.missing_slots(), client)
     renew_every = max(PROGRESS_EVERY_SECONDS, settings.TAILWATCH_RUN_LEASE_SECONDS / 4)
-    successes, failures_in_a_row, last_failure = 0, 0, None
+    health = EndpointHealth()
     last_renewal = time.monotonic()
-    pending: dict[Future, tuple[Prompt, int]] = {}
+    pending: dict[Future, tuple[Prompt, list[int]]] = {}
     with ThreadPoolExecutor(max_workers=run.endpoint.concurrency) as pool:
 
         def top_up() -> None:
             # Submit only as many requests as may be in flight, so that a decision to stop
             # (lease lost, endpoint down) leaves no queue of requests behind it.
-            for prompt, index in itertools.islice(slots, run.endpoint.concurrency - len(pending)):
-                pending[pool.submit(client.complete, prompt.text)] = (prompt, index)
+            for _ in range(run.endpoint.concurrency - len(pending)):
+                request = requests.next()
+                if request is None:
+                    return
+                prompt, indices = request
+                pending[pool.submit(client.complete_samples, prompt.text, len(indices))] = request
 
         top_up()
         while pending:
             # Waking up at least every renew_every keeps the lease fresh even while every request
             # in flight is stuck waiting out a slow endpoint.
             done, _ = wait(pending, timeout=renew_every, return_when=FIRST_COMPLETED)
-            finished = [(*pending.pop(future), _outcome(future)) for future in done]
-            for _, _, outcome in finished:
-                if isinstance(outcome, Completion):
-                    successes, failures_in_a_row = successes + 1, 0
-                else:
-                    failures_in_a_row, last_failure = failures_in_a_row + 1, outcome
+            finished = []
+            for future in done:
+                prompt, indices = pending.pop(future)
+                outcomes = _outcomes(future, len(indices))
+                health.count(outcomes)
+                requests.put_back(prompt, indices[len(outcomes) :])
+                finished += zip(itertools.repeat(prompt), indices, outcomes, strict=False)
             stop = ""
             # Renewing counts the run's samples: once a second is often enough for the progress
             # figure, and keeps that query off every single completion of a fast endpoint.
@@ -286,8 +339,8 @@ def _sample_missing_slots(run: Run, token: str, client: OpenAICompatibleClient) 
                     last_renewal = time.monotonic()
                 else:
                     stop = _LEASE_LOST
-            if not stop and successes == 0 and failures_in_a_row >= UNREACHABLE_AFTER_FAILURES:
-                stop = f"endpoint unreachable: {last_failure.message}"
+            if not stop and health.unreachable:
+                stop = f"endpoint unreachable: {health.last_failure.message}"
             if not stop:
                 # The next requests go out before these samples are written, so the endpoint
                 # does not sit idle while the database works.
@@ -299,20 +352,23 @@ def _sample_missing_slots(run: Run, token: str, client: OpenAICompatibleClient) 
     return ""
 
 
-def _outcome(future: Future) -> Completion | CompletionFailure:
+def _outcomes(future: Future, asked: int) -> list[Completion | CompletionFailure]:
     try:
         return future.result()
     except Exception as exc:
         # The client turns every endpoint fault into a CompletionFailure; anything else is our
-        # bug, recorded against the sample so the run still finishes and the error is visible.
+        # bug, recorded against the samples so the run still finishes and the error is visible.
         log.exception("sampling request raised")
-        return CompletionFailure(
+        failure = CompletionFailure(
             kind="internal error", message=repr(exc), attempts=1, latency_ms=0, retryable=False
         )
+        return [failure] * asked
 
 
-def finish_run(run: Run, token: str, failure: str = "") -> Run:
-    """Set the final status from the stored samples, and release the lease."""
+def finish_run(run: Run, token: str, failure: str = "", sampling_note: str = "") -> Run:
+    """Set the final status from the stored samples, and release the lease; ``sampling_note``
+    says how the samples were asked for when not as the endpoint is set (kept if empty, as a
+    resumed run's first worker may have written it)."""
     succeeded, failed = run.count_samples()
     if failure or succeeded == 0:
         status = RunStatus.FAILED
@@ -330,6 +386,7 @@ def finish_run(run: Run, token: str, failure: str = "") -> Run:
         latency_histogram=run.count_latencies(),
         lease_token="",
         lease_expires_at=None,
+        **({"sampling_note": sampling_note} if sampling_note else {}),
     )
     run.refresh_from_db()
     log.info("run %s %s: %s ok, %s failed", run.pk, run.status, succeeded, failed)

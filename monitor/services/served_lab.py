@@ -17,9 +17,20 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max, Q
 
-from lab import MAX_GENERATION, Arm, Lab, LabConfig, parse_drifting_model_id, parse_model_id
+from lab import (
+    MAX_GENERATION,
+    Arm,
+    Lab,
+    LabConfig,
+    drifting_model_id,
+    parse_drifting_model_id,
+    parse_model_id,
+)
+from lab import model_id as generation_model_id
+from lab.respond import LabModel
 from monitor import queue
 from monitor.fake_llm import (
+    CompletionRequest,
     CompletionRequestError,
     FakeResponse,
     completion,
@@ -55,28 +66,53 @@ def bears_lab_token(authorization: str) -> bool:
 
 def answer(path: str, raw_body: bytes) -> FakeResponse:
     """The completion a request to ``/lab/v1`` gets; ``CompletionRequestError`` for a request
-    that gets none: malformed or a prompt over the cap (400), an unknown model (404), or a
-    generation not trained yet (503, its training queued)."""
+    that gets none: malformed or over a cap (400), an unknown model (404), or a generation not
+    trained yet (503, its training queued)."""
     request = parse_completion_request(path, raw_body)
-    cap = settings.TAILWATCH_LAB_MAX_PROMPT_CHARS
-    if len(request.prompt) > cap:
-        raise CompletionRequestError(
-            400,
-            f"The prompt is {len(request.prompt)} characters long; lab models read at most {cap}.",
-            "context_length_exceeded",
-        )
+    _check_caps(request)
     seed = request.body.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise CompletionRequestError(400, "seed must be an integer", "invalid_type")
+        raise CompletionRequestError(400, "seed must be an integer", "invalid_type", param="seed")
     model_id = request.body.get("model", "")
+    model = trained_model(model_id)
+    # A request's integer seed, as in OpenAI's API, makes its reply reproducible; each choice
+    # is a reply of its own, sampled independently of the others.
+    rng = random.Random(seed)
+    texts = model.replies(request.choice_prompts, np.random.default_rng(rng.getrandbits(64)))
+    return completion(request, texts, rng)
+
+
+def _check_caps(request: CompletionRequest) -> None:
+    """Refuse (400) a request that would keep the web process sampling for long."""
+    caps = (
+        ("n", request.n, settings.TAILWATCH_LAB_MAX_N, "choices"),
+        ("prompt", len(request.prompts), settings.TAILWATCH_LAB_MAX_PROMPTS, "prompts"),
+    )
+    for param, asked, cap, what in caps:
+        if asked > cap:
+            raise CompletionRequestError(
+                400,
+                f"{asked} {what} asked for; the lab answers at most {cap} in one request.",
+                "invalid_value",
+                param=param,
+            )
+    cap = settings.TAILWATCH_LAB_MAX_PROMPT_CHARS
+    longest = max(len(prompt) for prompt in request.prompts)
+    if longest > cap:
+        raise CompletionRequestError(
+            400,
+            f"The prompt is {longest} characters long; lab models read at most {cap}.",
+            "context_length_exceeded",
+            param="messages" if request.is_chat else "prompt",
+        )
+
+
+def trained_model(model_id: str) -> LabModel:
+    """The generation that answers ``model_id``; ``CompletionRequestError`` for an id that names
+    no lab model (404) or a generation not trained yet (503, its training queued)."""
     target = served_generation(model_id)
     if target is None:
-        raise CompletionRequestError(
-            404,
-            f"The model '{model_id[:100]}' does not exist; lab models are named like lab-pure-g3, "
-            "lab-anchored-g0 or lab-truncated-drift.",
-            "model_not_found",
-        )
+        raise _unknown_model(model_id)
     model = served_lab().trained_lab_model(*target)
     if model is None:
         request_training(*target)
@@ -88,10 +124,32 @@ def answer(path: str, raw_body: bytes) -> FakeResponse:
             error_type="server_error",
             headers={"Retry-After": str(TRAINING_RETRY_AFTER_SECONDS)},
         )
-    # A request's integer seed, as in OpenAI's API, makes its reply reproducible.
-    rng = random.Random(seed)
-    text = model.replies([request.prompt], np.random.default_rng(rng.getrandbits(64)))[0]
-    return completion(request, text, rng)
+    return model
+
+
+def _unknown_model(model_id: str) -> CompletionRequestError:
+    return CompletionRequestError(
+        404,
+        f"The model '{model_id[:100]}' does not exist; lab models are named like lab-pure-g3, "
+        "lab-anchored-g0 or lab-truncated-drift.",
+        "model_not_found",
+        param="model",
+    )
+
+
+def served_model_ids() -> list[str]:
+    """Every model id the lab answers to: each arm's generations, then each arm drifting."""
+    generations = range(MAX_GENERATION + 1)
+    fixed = [generation_model_id(arm, generation) for arm in Arm for generation in generations]
+    return [*fixed, *(drifting_model_id(arm) for arm in Arm)]
+
+
+def model_object(served_id: str) -> dict:
+    """``served_id`` as OpenAI describes a model (``GET /models/{id}``); 404 for no lab model.
+    Lab models have no release date: ``created`` is 0."""
+    if parse_model_id(served_id) is None and parse_drifting_model_id(served_id) is None:
+        raise _unknown_model(served_id)
+    return {"id": served_id, "object": "model", "created": 0, "owned_by": "tailwatch-lab"}
 
 
 def request_training(arm: Arm, generation: int) -> None:

@@ -1,8 +1,25 @@
-"""Fixtures of the page tests: an editor's client, and a model family with runs and alerts."""
+"""Fixtures of the page tests: an editor's client, a model family with runs and alerts, and
+the lab's API switched on."""
 
 import pytest
 
 from tests.factories import make_user
+
+LAB_TOKEN = "lab-test-token"
+
+
+@pytest.fixture
+def serve_the_small_lab(small_lab, monkeypatch, settings):
+    """The lab on, with a known token, serving the small lab's generations, trained beforehand
+    as the worker or ``manage.py lab`` trains them."""
+    from lab import Arm
+    from monitor.services import served_lab
+
+    settings.TAILWATCH_LAB_ENABLED = True
+    settings.TAILWATCH_LAB_TOKEN = LAB_TOKEN
+    for arm in Arm:
+        small_lab.model(arm, 2)
+    monkeypatch.setattr(served_lab, "served_lab", lambda: small_lab)
 
 
 @pytest.fixture

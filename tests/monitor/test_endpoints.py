@@ -91,6 +91,8 @@ def test_a_key_encrypted_under_another_secret_asks_to_be_entered_again(settings)
         ({"api_key": "sk", "api_key_env": "TAILWATCH_KEY_BOT"}, "api_key_env"),
         ({"extra_params": '{"model": "other"}'}, "extra_params"),
         ({"extra_params": "[1, 2]"}, "extra_params"),
+        ({"extra_params": '{"n": 4}'}, "extra_params"),
+        ({"extra_params": '{"stream": true}'}, "extra_params"),
         ({"base_url": "not a url"}, "base_url"),
         ({"base_url": "http://[::1/"}, "base_url"),
         ({"base_url": "https://user:hunter2@api.example/v1"}, "base_url"),

@@ -15,19 +15,9 @@ from monitor.services import served_lab as served_lab_service
 from monitor.services.served_lab import TRAINING_RETRY_AFTER_SECONDS, served_generation
 from tests.conftest import REPO, SMALL_LAB_CONFIG
 from tests.factories import make_endpoint, make_finished_run
+from tests.monitor.conftest import LAB_TOKEN
 
-LAB_TOKEN = "lab-test-token"
-
-
-@pytest.fixture(autouse=True)
-def serve_the_small_lab(small_lab, monkeypatch, settings):
-    """The lab on, with a known token, serving the small lab's generations, trained beforehand
-    as the worker or ``manage.py lab`` trains them."""
-    settings.TAILWATCH_LAB_ENABLED = True
-    settings.TAILWATCH_LAB_TOKEN = LAB_TOKEN
-    for arm in Arm:
-        small_lab.model(arm, 2)
-    monkeypatch.setattr(served_lab_service, "served_lab", lambda: small_lab)
+pytestmark = pytest.mark.usefixtures("serve_the_small_lab")
 
 
 def _post(client, path: str, body: dict | bytes, token: str | None = LAB_TOKEN):
@@ -44,7 +34,7 @@ def _chat(client, model: str, prompt: str, **extra):
 def _error(response) -> dict:
     """The OpenAI-shaped error of a refused request."""
     error = response.json()["error"]
-    assert set(error) == {"message", "type", "code"}
+    assert set(error) == {"message", "type", "param", "code"}
     return error
 
 
@@ -111,6 +101,103 @@ def test_an_unknown_model_is_a_404_like_openais(client, model):
 
 def test_only_post_is_allowed(client):
     assert client.get("/lab/v1/chat/completions").status_code == 405
+
+
+# The OpenAI protocol ------------------------------------------------------------------------
+def test_n_asks_for_that_many_choices_each_sampled_on_its_own(client):
+    response = _chat(client, "lab-pure-g1", "Write a short story about a lighthouse.", n=4, seed=3)
+    choices = response.json()["choices"]
+    assert [choice["index"] for choice in choices] == [0, 1, 2, 3]
+    assert len({choice["message"]["content"] for choice in choices}) > 1
+
+
+def test_a_list_of_legacy_prompts_gets_n_choices_each_in_openais_order(client):
+    prompts = [
+        "In which country is the city of Shanghai?",
+        "In which country is the city of Beijing?",
+    ]
+    body = {"model": "lab-pure-g0", "prompt": prompts, "n": 2}
+    choices = _post(client, "/lab/v1/completions", body).json()["choices"]
+    assert [choice["index"] for choice in choices] == [0, 1, 2, 3]
+    subjects = [choice["text"].split()[0] for choice in choices]
+    assert subjects == ["Shanghai", "Shanghai", "Beijing", "Beijing"]
+
+
+def _events(response) -> list[str]:
+    assert response["Content-Type"] == "text/event-stream"
+    lines = response.content.decode().split("\n\n")
+    assert lines[-1] == "" and all(line.startswith("data: ") for line in lines[:-1])
+    return [line.removeprefix("data: ") for line in lines[:-1]]
+
+
+def test_a_streamed_chat_reply_comes_as_chunks_that_join_to_the_reply(client):
+    prompt = "In which country is the city of Shanghai?"
+    whole = _chat(client, "lab-pure-g0", prompt, seed=5).json()["choices"][0]["message"]["content"]
+    events = _events(_chat(client, "lab-pure-g0", prompt, seed=5, stream=True))
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(event) for event in events[:-1]]
+    assert {chunk["object"] for chunk in chunks} == {"chat.completion.chunk"}
+    deltas = [chunk["choices"][0]["delta"] for chunk in chunks]
+    assert deltas[0]["role"] == "assistant" and deltas[-1] == {}
+    assert "".join(delta.get("content", "") for delta in deltas) == whole
+    assert [chunk["choices"][0]["finish_reason"] for chunk in chunks][-2:] == [None, "stop"]
+
+
+def test_a_streamed_legacy_completion_ends_each_choice_and_the_stream(client):
+    body = {"model": "lab-pure-g0", "prompt": ["Where is Shanghai?"], "n": 2, "stream": True}
+    events = _events(_post(client, "/lab/v1/completions", body))
+    chunks = [json.loads(event)["choices"][0] for event in events[:-1]]
+    finished = [chunk["index"] for chunk in chunks if chunk["finish_reason"] == "stop"]
+    assert finished == [0, 1] and events[-1] == "[DONE]"
+    assert "".join(chunk["text"] for chunk in chunks if chunk["index"] == 1).startswith("Shanghai")
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        pytest.param({"n": 0}, "n", id="n zero"),
+        pytest.param({"n": "3"}, "n", id="n a string"),
+        pytest.param({"n": True}, "n", id="n a boolean"),
+        pytest.param({"n": 17}, "n", id="n over the cap"),
+        pytest.param({"stream": "yes"}, "stream", id="stream not a boolean"),
+    ],
+)
+def test_a_bad_n_or_stream_is_a_400_naming_the_field(client, settings, extra, param):
+    settings.TAILWATCH_LAB_MAX_N = 16
+    response = _chat(client, "lab-pure-g0", "Hello", **extra)
+    assert response.status_code == 400 and _error(response)["param"] == param
+
+
+def test_a_prompt_list_over_the_cap_is_a_400(client, settings):
+    settings.TAILWATCH_LAB_MAX_PROMPTS = 3
+    body = {"model": "lab-pure-g0", "prompt": ["Hello"] * 4}
+    response = _post(client, "/lab/v1/completions", body)
+    assert response.status_code == 400 and _error(response)["param"] == "prompt"
+    assert "at most 3" in _error(response)["message"]
+
+
+def test_the_models_are_listed_as_openai_lists_them(client):
+    response = client.get("/lab/v1/models", headers={"Authorization": f"Bearer {LAB_TOKEN}"})
+    listing = response.json()
+    assert listing["object"] == "list"
+    ids = [model["id"] for model in listing["data"]]
+    assert {"lab-pure-g0", "lab-anchored-g20", "lab-truncated-drift"} <= set(ids)
+    assert {model["object"] for model in listing["data"]} == {"model"}
+
+
+def test_one_model_is_described_and_an_unknown_one_is_a_404(client):
+    headers = {"Authorization": f"Bearer {LAB_TOKEN}"}
+    described = client.get("/lab/v1/models/lab-anchored-g3", headers=headers).json()
+    assert described["id"] == "lab-anchored-g3" and described["object"] == "model"
+    unknown = client.get("/lab/v1/models/gpt-4o", headers=headers)
+    assert unknown.status_code == 404 and _error(unknown)["code"] == "model_not_found"
+
+
+def test_the_models_need_the_token_and_a_get(client):
+    assert client.get("/lab/v1/models").status_code == 401
+    headers = {"Authorization": f"Bearer {LAB_TOKEN}"}
+    refused = client.post("/lab/v1/models", headers=headers)
+    assert refused.status_code == 405 and _error(refused)["code"] == "method_not_allowed"
 
 
 # Access --------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from monitor.fake_llm import FakeBehaviour, FakeLLMServer
+from monitor.fake_llm import FakeBehaviour, FakeLLMServer, NSupport
 
 
 class Command(BaseCommand):
@@ -16,6 +16,12 @@ class Command(BaseCommand):
         parser.add_argument("--error-status", type=int, default=500, help="Their HTTP status.")
         parser.add_argument("--malformed-rate", type=float, default=0.0, help="Share of bad JSON.")
         parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument(
+            "--n-support",
+            choices=[choice.value for choice in NSupport],
+            default=NSupport.HONOUR.value,
+            help="What a request for n choices gets: n choices, one choice, or a 400.",
+        )
 
     def handle(self, *args, **options) -> None:
         behaviour = FakeBehaviour(
@@ -24,6 +30,7 @@ class Command(BaseCommand):
             error_status=options["error_status"],
             malformed_rate=options["malformed_rate"],
             seed=options["seed"],
+            n_support=NSupport(options["n_support"]),
         )
         server = FakeLLMServer(behaviour, options["host"], options["port"], verbose=True)
         self.stdout.write(f"Fake model at {server.url} (model id: anything). Ctrl-C stops it.")
