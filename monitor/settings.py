@@ -315,7 +315,7 @@ TAILWATCH_DISPATCH_INTERVAL_SECONDS = env_int("TAILWATCH_DISPATCH_INTERVAL_SECON
 TAILWATCH_RUN_LEASE_SECONDS = env_int("TAILWATCH_RUN_LEASE_SECONDS", 120)
 # Provenance scans: where uploaded corpora, filtered corpora and manifests are kept, and the
 # Jaccard similarity of word shingles from which a document counts as a near-copy.
-TAILWATCH_SCAN_DIR = Path(os.environ.get("TAILWATCH_SCAN_DIR", VAR_DIR / "scans"))
+TAILWATCH_SCAN_DIR = Path(os.environ.get("TAILWATCH_SCAN_DIR") or VAR_DIR / "scans")
 TAILWATCH_SCAN_THRESHOLD = float(os.environ.get("TAILWATCH_SCAN_THRESHOLD", "0.8"))
 # A finished run whose scoring or alert evaluation has not moved for this long lost its message
 # (broker outage, killed worker) and is queued again. Longer than scoring takes, queue included.

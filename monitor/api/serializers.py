@@ -89,6 +89,7 @@ class EndpointSerializer(FormValidatedSerializer):
             "baseline_endpoint",
             "baseline_run",
             "samples_per_prompt",
+            "batch_samples",
             "interval_minutes",
             "temperature",
             "top_p",

@@ -77,7 +77,7 @@ PAGES = {
 }
 # Outside the login, each behind its own token: the lab's models (tests/monitor/test_lab_view.py)
 # and the Prometheus exporter (tests/monitor/test_prometheus.py).
-OWN_AUTH = {"lab-chat", "lab-completions", "metrics"}
+OWN_AUTH = {"lab-chat", "lab-completions", "lab-models", "lab-model", "metrics"}
 # Included URL confs, walked by their own tests: the admin below, the API in test_api_roles.py.
 INCLUDED = {"admin/", "api/"}
 

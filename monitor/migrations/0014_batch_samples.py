@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitor', '0009_prompt_set_name_check'),
+        ('monitor', '0013_provenance_scan'),
     ]
 
     operations = [
