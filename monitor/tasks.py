@@ -2,7 +2,8 @@
 
 dispatch_due_runs → sample_run → score_run → evaluate_alerts → send_notification
 
-Beside the pipeline, ``train_lab_generation`` trains the collapse lab's generations that
+Beside the pipeline, ``compare_runs`` computes the compare page's significance test, and
+``train_lab_generation`` trains the collapse lab's generations that
 ``/lab/v1`` was asked for, so no web request ever trains one.
 
 Every message is produced by ``monitor.queue``; the dispatcher also recovers what a lost
@@ -17,7 +18,15 @@ from django.conf import settings
 from monitor import queue
 from monitor.models import DispatcherTick, NotificationStatus
 from monitor.notifications import delivery
-from monitor.services import alerting, baselines, recovery, sampling, scoring, served_lab
+from monitor.services import (
+    alerting,
+    baselines,
+    comparison_jobs,
+    recovery,
+    sampling,
+    scoring,
+    served_lab,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +37,7 @@ def dispatch_due_runs() -> dict[str, list[int]]:
     requeued = sampling.requeue_stale_runs()
     stalled = recovery.requeue_stalled_runs()
     notifications = delivery.recover_stale()
+    comparisons = comparison_jobs.requeue_stale()
     # Only a tick that got through every step counts: /healthz says not ok once it is old.
     DispatcherTick.record()
     return {
@@ -35,6 +45,7 @@ def dispatch_due_runs() -> dict[str, list[int]]:
         "requeued": [run.pk for run in requeued],
         "stalled_requeued": [run.pk for run in stalled],
         "notifications_requeued": [notification.pk for notification in notifications],
+        "comparisons_requeued": [comparison.pk for comparison in comparisons],
     }
 
 
@@ -84,6 +95,15 @@ def send_notification(self, notification_id: int) -> str:
         backoff = settings.TAILWATCH_NOTIFY_RETRY_SECONDS * 2 ** (notification.attempts - 1)
         raise self.retry(countdown=min(3600.0, backoff))
     return notification.status
+
+
+@shared_task(name="monitor.tasks.compare_runs", acks_late=True)
+def compare_runs(comparison_id: int) -> str:
+    comparison = comparison_jobs.run_comparison(comparison_id)
+    if comparison is None:
+        log.info("comparison %s: nothing to do (done, or another worker holds it)", comparison_id)
+        return "skipped"
+    return comparison.status
 
 
 @shared_task(name="monitor.tasks.train_lab_generation", acks_late=True)
