@@ -1045,7 +1045,10 @@ class Comparison(models.Model):
         help_text="Permutations of the prompt-level test at most (it may stop sooner)."
     )
     status = models.CharField(
-        max_length=10, choices=ComparisonStatus.choices, default=ComparisonStatus.QUEUED
+        max_length=10,
+        choices=ComparisonStatus.choices,
+        default=ComparisonStatus.QUEUED,
+        help_text="Queued for a scoring worker, running on one, done, or failed.",
     )
     result = models.JSONField(
         null=True, blank=True, help_text="Per metric: the Holm-adjusted p-value and verdict."
@@ -1054,7 +1057,9 @@ class Comparison(models.Model):
     attempts = models.PositiveSmallIntegerField(
         default=0, help_text="How many times a worker took the test up."
     )
-    lease_token = models.CharField(max_length=64, blank=True, editable=False)
+    lease_token = models.CharField(
+        max_length=64, blank=True, editable=False, help_text="The worker that holds the test."
+    )
     lease_expires_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="The worker on it must finish by then."
     )
@@ -1065,7 +1070,9 @@ class Comparison(models.Model):
     started_at = models.DateTimeField(
         null=True, blank=True, help_text="When a worker last took it up."
     )
-    finished_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the test was done, or failed."
+    )
 
     class Meta:
         constraints = [

@@ -92,14 +92,18 @@ def run_comparison(comparison_id: int) -> Comparison | None:
         # Runs scored by an older release, or samples deleted since: the page shows why, and a
         # worker goes on with its next message.
         log.exception("comparison %s failed", comparison.pk)
-        return _finish(comparison, token, error=f"{type(exc).__name__}: {exc}")
-    return _finish(comparison, token, result=result)
+        return finish(comparison, token, error=f"{type(exc).__name__}: {exc}")
+    return finish(comparison, token, result=result)
 
 
-def _finish(
+def finish(
     comparison: Comparison, token: str, result: dict | None = None, error: str = ""
 ) -> Comparison:
-    Comparison.objects.filter(pk=comparison.pk, lease_token=token).update(
+    """Store the test's result, or why it failed, and release the lease."""
+    # The test is deterministic: a result stands whichever worker computed it, even one whose
+    # lease lapsed on a test longer than the lease; a failure only from the lease's holder.
+    holder = Q(lease_token=token) if error else Q(status__in=ACTIVE_COMPARISON_STATUSES)
+    Comparison.objects.filter(holder, pk=comparison.pk).update(
         status=ComparisonStatus.FAILED if error else ComparisonStatus.DONE,
         result=result,
         error=error,

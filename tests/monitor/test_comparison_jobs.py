@@ -108,3 +108,14 @@ def test_a_test_no_worker_finishes_is_given_up_with_the_reason(queued, enqueued)
     queued.refresh_from_db()
     assert queued.status == ComparisonStatus.FAILED and enqueued == []
     assert queued.error.startswith("gave up after 3 tries: no worker finished it")
+
+
+def test_a_result_stands_even_from_a_worker_whose_lease_lapsed_but_not_its_failure(queued):
+    slow = comparison_jobs.claim(queued.pk, "slow worker")
+    lapsed = timezone.now() + timedelta(seconds=GRACE_SECONDS + 1)
+    assert comparison_jobs.claim(queued.pk, "next worker", lapsed) is not None
+
+    assert comparison_jobs.finish(slow, "slow worker", error="ZeroDivisionError").is_active
+    result = {"distinct_2_matched": {"p_value": 0.001, "significant": True}}
+    finished = comparison_jobs.finish(slow, "slow worker", result=result)
+    assert finished.status == ComparisonStatus.DONE and finished.result == result
