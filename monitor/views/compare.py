@@ -1,4 +1,5 @@
-"""Compare two runs, endpoints or versions: the page, and its two-sample test as JSON."""
+"""Compare two runs, endpoints or versions: the page, where its significance test stands (JSON,
+for the page to poll), and a failed test queued again."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
