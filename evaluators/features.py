@@ -71,7 +71,7 @@ class Features:
         ``window``, also those of the outputs cut to it (:attr:`windowed`), embedded by
         ``window_encoder`` if given and the full outputs are."""
         if window is not None:
-            windowed = cls._cut(prompts, window, window_encoder if embeddings is not None else None)
+            windowed = cls._cut(prompts, window, window_encoder, embeddings)
             return replace(cls.build(prompts, embeddings), window=window, windowed=windowed)
         texts = tuple(text for prompt in prompts for text in prompt.texts)
         prompt_of_output = np.repeat(
@@ -114,15 +114,23 @@ class Features:
 
     @classmethod
     def _cut(
-        cls, prompts: Sequence[PromptOutputs], window: int, encoder: Encoder | None
+        cls,
+        prompts: Sequence[PromptOutputs],
+        window: int,
+        encoder: Encoder | None,
+        embeddings: np.ndarray | None,
     ) -> "Features":
-        """The statistics of every output cut to its first ``window`` tokens."""
+        """The statistics of every output cut to its first ``window`` tokens, embedded with
+        ``encoder`` when the full outputs are (``embeddings``)."""
         cut = [
             replace(prompt, texts=tuple(length.cut(text, window) for text in prompt.texts))
             for prompt in prompts
         ]
-        texts = [text for prompt in cut for text in prompt.texts]
-        return cls.build(cut, encoder.encode(texts) if encoder is not None else None)
+        if encoder is None or embeddings is None:
+            return cls.build(cut, None)
+        full_texts = [text for prompt in prompts for text in prompt.texts]
+        cut_texts = [text for prompt in cut for text in prompt.texts]
+        return cls.build(cut, _reuse_or_encode(cut_texts, full_texts, embeddings, encoder))
 
     def per_prompt(self, per_output: np.ndarray) -> np.ndarray:
         """Sum a per-output quantity within each prompt."""
@@ -144,6 +152,21 @@ class Features:
     def kept_outputs(self, prompt_mask: np.ndarray) -> np.ndarray:
         """The outputs of the selected prompts."""
         return prompt_mask[self.prompt_of_output]
+
+
+def _reuse_or_encode(
+    texts: Sequence[str], known_texts: Sequence[str], known: np.ndarray, encoder: Encoder
+) -> np.ndarray:
+    """One embedding row per text of ``texts``: the row of ``known`` where the text is one of
+    ``known_texts`` (every output no longer than the window is its own cut), else encoded,
+    each distinct text once."""
+    row_of_text = {text: row for row, text in enumerate(known_texts)}
+    new_texts = list(dict.fromkeys(text for text in texts if text not in row_of_text))
+    rows = np.asarray(known)
+    if new_texts:
+        row_of_text.update({text: len(rows) + row for row, text in enumerate(new_texts)})
+        rows = np.vstack([rows, encoder.encode(new_texts)])
+    return rows[[row_of_text[text] for text in texts]]
 
 
 def _probe_answers(

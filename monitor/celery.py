@@ -26,6 +26,8 @@ app.conf.update(
     task_routes={
         "monitor.tasks.sample_run": {"queue": SAMPLING_QUEUE},
         "monitor.tasks.score_run": {"queue": SCORING_QUEUE},
+        # The compare page's significance test costs what scoring both runs does.
+        "monitor.tasks.compare_runs": {"queue": SCORING_QUEUE},
         # CPU-bound too: a lab chain trains for seconds to a minute.
         "monitor.tasks.train_lab_generation": {"queue": SCORING_QUEUE},
         "monitor.tasks.run_scan": {"queue": SCORING_QUEUE},

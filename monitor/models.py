@@ -1243,3 +1243,85 @@ class Scan(models.Model):
     @property
     def manifest_path(self) -> str:
         return os.path.join(self.directory, "manifest.jsonl")
+
+
+class ComparisonStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+ACTIVE_COMPARISON_STATUSES = (ComparisonStatus.QUEUED, ComparisonStatus.RUNNING)
+
+
+class Comparison(models.Model):
+    """The compare page's significance test of run B against run A, computed once by a scoring
+    worker (it takes what scoring both runs does) and kept: a scored run's samples never
+    change, so neither does the test. A worker holds it through a lease, as a run's sampler
+    does; the dispatcher queues it again when the lease lapses or the message was lost."""
+
+    run_a = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="+", help_text="The reference run."
+    )
+    run_b = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="+", help_text="The candidate run."
+    )
+    permutations = models.PositiveIntegerField(
+        help_text="Permutations of the prompt-level test at most (it may stop sooner)."
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=ComparisonStatus.choices,
+        default=ComparisonStatus.QUEUED,
+        help_text="Queued for a scoring worker, running on one, done, or failed.",
+    )
+    result = models.JSONField(
+        null=True, blank=True, help_text="Per metric: the Holm-adjusted p-value and verdict."
+    )
+    error = models.TextField(blank=True, help_text="Why the test failed.")
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="How many times a worker took the test up."
+    )
+    lease_token = models.CharField(
+        max_length=64, blank=True, editable=False, help_text="The worker that holds the test."
+    )
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="The worker on it must finish by then."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the test was last queued for a worker."
+    )
+    started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a worker last took it up."
+    )
+    finished_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the test was done, or failed."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run_a", "run_b", "permutations"], name="one_comparison_per_pair"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_a_id} vs run {self.run_b_id}: {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_COMPARISON_STATUSES
+
+    @property
+    def progress(self) -> str:
+        """Where the test is, in words for the page."""
+        if self.status == ComparisonStatus.RUNNING and self.started_at is not None:
+            seconds = int((timezone.now() - self.started_at).total_seconds())
+            return f"Testing: a worker has been on it for {seconds} s."
+        if self.status == ComparisonStatus.QUEUED:
+            return "Testing: waiting for a scoring worker."
+        if self.status == ComparisonStatus.FAILED:
+            return f"The significance test failed: {self.error}"
+        return ""

@@ -19,7 +19,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from monitor.celery import app
-from monitor.models import Run
+from monitor.models import Comparison, Run
 
 SAMPLE_RUN = "monitor.tasks.sample_run"
 SCORE_RUN = "monitor.tasks.score_run"
@@ -27,6 +27,7 @@ EVALUATE_ALERTS = "monitor.tasks.evaluate_alerts"
 SEND_NOTIFICATION = "monitor.tasks.send_notification"
 TRAIN_LAB_GENERATION = "monitor.tasks.train_lab_generation"
 RUN_SCAN = "monitor.tasks.run_scan"
+COMPARE_RUNS = "monitor.tasks.compare_runs"
 
 log = logging.getLogger(__name__)
 
@@ -77,3 +78,10 @@ def train_lab_generation(arm: str, generation: int) -> bool:
 
 def run_scan(scan_id: int) -> bool:
     return _publish(RUN_SCAN, scan_id)
+
+
+def compare_runs(comparison_id: int) -> None:
+    """Queue the compare page's significance test; the dispatcher queues it again if the
+    message is lost (``services/comparison_jobs.py``)."""
+    Comparison.objects.filter(pk=comparison_id).update(queued_at=timezone.now())
+    _publish(COMPARE_RUNS, comparison_id)

@@ -2,7 +2,8 @@
 
 dispatch_due_runs → sample_run → score_run → evaluate_alerts → send_notification
 
-Beside the pipeline, ``run_scan`` runs a provenance scan of an uploaded corpus, and
+Beside the pipeline, ``run_scan`` runs a provenance scan of an uploaded corpus,
+``compare_runs`` computes the compare page's significance test, and
 ``train_lab_generation`` trains the collapse lab's generations that
 ``/lab/v1`` was asked for, so no web request ever trains one.
 
@@ -21,6 +22,7 @@ from monitor.notifications import delivery
 from monitor.services import (
     alerting,
     baselines,
+    comparison_jobs,
     recovery,
     sampling,
     scans,
@@ -38,6 +40,7 @@ def dispatch_due_runs() -> dict[str, list[int]]:
     stalled = recovery.requeue_stalled_runs()
     notifications = delivery.recover_stale()
     scans_requeued = scans.requeue_stale_scans()
+    comparisons = comparison_jobs.requeue_stale()
     # Only a tick that got through every step counts: /healthz says not ok once it is old.
     DispatcherTick.record()
     return {
@@ -46,6 +49,7 @@ def dispatch_due_runs() -> dict[str, list[int]]:
         "stalled_requeued": [run.pk for run in stalled],
         "notifications_requeued": [notification.pk for notification in notifications],
         "scans_requeued": [scan.pk for scan in scans_requeued],
+        "comparisons_requeued": [comparison.pk for comparison in comparisons],
     }
 
 
@@ -101,6 +105,15 @@ def send_notification(self, notification_id: int) -> str:
 def run_scan(scan_id: int) -> str:
     scan = scans.run_scan(scan_id)
     return "skipped" if scan is None else scan.status
+
+
+@shared_task(name="monitor.tasks.compare_runs", acks_late=True)
+def compare_runs(comparison_id: int) -> str:
+    comparison = comparison_jobs.run_comparison(comparison_id)
+    if comparison is None:
+        log.info("comparison %s: nothing to do (done, or another worker holds it)", comparison_id)
+        return "skipped"
+    return comparison.status
 
 
 @shared_task(name="monitor.tasks.train_lab_generation", acks_late=True)

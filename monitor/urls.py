@@ -38,6 +38,11 @@ urlpatterns = [
     path("runs/<int:pk>/pin-baseline/", runs.run_pin_baseline, name="run-pin-baseline"),
     path("compare/", compare.compare, name="compare"),
     path("compare/tests/<int:a>/<int:b>/", compare.compare_tests, name="compare-tests"),
+    path(
+        "compare/tests/<int:a>/<int:b>/retry/",
+        compare.retry_compare_tests,
+        name="compare-tests-retry",
+    ),
     path("alerts/", alerts.alert_list, name="alert-list"),
     path("alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge, name="alert-acknowledge"),
     path("alerts/<int:pk>/silence/", alerts.alert_silence, name="alert-silence"),

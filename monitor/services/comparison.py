@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.core.cache import cache
-
 import evaluators
 from monitor.models import Run
 from monitor.services import baselines, scoring
@@ -16,10 +14,6 @@ from monitor.services import baselines, scoring
 # jackknife replicates (see evaluators.comparison).
 UNTESTED_ON_PAGE = frozenset(evaluators.metrics.LENGTH_SENSITIVE)
 PAGE_PERMUTATIONS = 1000
-
-# A scored run's samples never change, so neither does a test between two of them; a day bounds
-# the cache after a re-score with other settings.
-CACHE_SECONDS = 24 * 3600
 
 
 def compare_runs(
@@ -63,33 +57,20 @@ def tested_metrics(run_a: Run, run_b: Run) -> list[str]:
     return [key for key in evaluators.METRIC_KEYS if key in both and key not in UNTESTED_ON_PAGE]
 
 
-def _cache_key(run_a: Run, run_b: Run) -> str:
-    return f"tailwatch:compare:{run_a.pk}:{run_b.pk}:{PAGE_PERMUTATIONS}"
-
-
-def cached_significance(run_a: Run, run_b: Run) -> dict[str, dict] | None:
-    """The test of B against A if it was computed before, else None."""
-    return cache.get(_cache_key(run_a, run_b))
-
-
-def significance(run_a: Run, run_b: Run) -> dict[str, dict]:
+def significance(run_a: Run, run_b: Run, permutations: int = PAGE_PERMUTATIONS) -> dict[str, dict]:
     """Per metric, whether B differs from A: the Holm-adjusted p-value of a prompt-level
     permutation test and its verdict at 5%, with the blandness index of both measured from
     B's reference, as B's stored one is. Both runs must be scored; their stored embeddings are
-    reused."""
-    result = cached_significance(run_a, run_b)
-    if result is not None:
-        return result
+    reused. It takes what scoring both runs does: the page has it computed by a worker
+    (``services/comparison_jobs.py``)."""
     comparisons = compare_runs(
         run_a,
         run_b,
         tested_metrics(run_a, run_b),
-        n_permutations=PAGE_PERMUTATIONS,
+        n_permutations=permutations,
         reference=baselines.blandness_reference(run_b),
     )
-    result = {
+    return {
         key: {"p_value": comparison.p_value, "significant": comparison.significant}
         for key, comparison in comparisons.items()
     }
-    cache.set(_cache_key(run_a, run_b), result, CACHE_SECONDS)
-    return result

@@ -25,8 +25,8 @@
     }, POLL_MS);
   }
 
-  // The compare page's significance column: the permutation test runs once, after the page has
-  // loaded, and its result is cached on the server for the next visit.
+  // The compare page's significance column: a scoring worker computes the test in the
+  // background. Poll until it is done and fill the column in, or reload to show why it failed.
   function significanceMark(test) {
     const mark = document.createElement("span");
     const p = "p = " + Number(test.p_value).toPrecision(2);
@@ -36,27 +36,39 @@
     return mark;
   }
 
-  async function fillTests(table) {
-    let result;
-    try {
-      const response = await fetch(table.dataset.testsUrl, { headers: { Accept: "application/json" } });
-      if (!response.ok) throw new Error("HTTP " + response.status);
-      result = await response.json();
-    } catch (error) {
-      table.querySelectorAll("td[data-test-metric]").forEach(function (cell) {
-        cell.textContent = "test failed, reload to retry";
-      });
-      return;
-    }
+  function fillTests(table, metrics) {
     table.querySelectorAll("td[data-test-metric]").forEach(function (cell) {
-      const test = result.metrics[cell.dataset.testMetric];
+      const test = metrics[cell.dataset.testMetric];
       cell.replaceChildren(test ? significanceMark(test) : "not tested");
       if (test) cell.closest("tr").classList.toggle("significant-row", test.significant);
     });
   }
 
+  function pollTests(table) {
+    const status = document.getElementById("test-status");
+    const timer = setInterval(async function () {
+      let test;
+      try {
+        const response = await fetch(table.dataset.testsUrl, { headers: { Accept: "application/json" } });
+        if (!response.ok) return;
+        test = await response.json();
+      } catch (error) {
+        return; // a dropped poll is retried on the next tick
+      }
+      if (status) status.textContent = test.progress;
+      if (test.status === "failed") {
+        clearInterval(timer);
+        window.location.reload();
+      } else if (test.status === "done") {
+        clearInterval(timer);
+        if (status) status.remove();
+        fillTests(table, test.metrics);
+      }
+    }, POLL_MS);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-progress-url]").forEach(watch);
-    document.querySelectorAll("table[data-tests-url]").forEach(fillTests);
+    document.querySelectorAll("table[data-tests-url]").forEach(pollTests);
   });
 })();

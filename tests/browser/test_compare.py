@@ -5,6 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from monitor import queue, tasks
 from tests.browser.conftest import screenshot
 from tests.browser.helpers import painted_pixels
 from tests.browser.scenario import PROBES
@@ -12,7 +13,16 @@ from tests.browser.scenario import PROBES
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_comparing_two_versions_shows_deltas_significance_tail_loss_and_outputs(page, scenario):
+def work_through_comparisons(enqueued: list) -> None:
+    """Do what a scoring worker would: compute each significance test the pages queued."""
+    for name, args in enqueued:
+        if name == queue.COMPARE_RUNS:
+            tasks.compare_runs(*args)
+
+
+def test_comparing_two_versions_shows_deltas_significance_tail_loss_and_outputs(
+    page, scenario, enqueued
+):
     page.goto("/compare/")
     picker = page.locator("form.picker").filter(has_text="Two versions of a family")
     picker.get_by_label("Family").select_option("support-bot")
@@ -31,8 +41,13 @@ def test_comparing_two_versions_shows_deltas_significance_tail_loss_and_outputs(
     sign_and_delta = re.escape(f"{delta:+.3g}".replace("-", "−"))
     expect(distinct.locator(".delta")).to_have_text(re.compile(f"^{sign_and_delta}"))
     assert "worse" in distinct.get_attribute("class")
-    # The permutation test arrives after the page: a star for a significant change.
+    # The permutation test is computed by a worker while the page polls: then a star for a
+    # significant change.
+    expect(distinct.locator(".test")).to_have_text("testing…")
+    expect(page.locator("#test-status")).to_contain_text("Testing")
+    work_through_comparisons(enqueued)
     distinct.locator(".test .significant").wait_for()
+    expect(page.locator("#test-status")).to_have_count(0)
     expect(distinct.locator(".test")).to_have_text(re.compile("^★ p = "))
 
     losses = page.locator("table.tail-loss tbody tr")
@@ -48,16 +63,17 @@ def test_comparing_two_versions_shows_deltas_significance_tail_loss_and_outputs(
     assert painted_pixels(chart) > 500
     screenshot(page, "compare")
 
-    # Shared: the same address shows the same comparison, its test now served from the cache.
+    # Shared: the same address shows the same comparison, its test now read from the database.
     page.goto(shared_url)
     expect(page.locator("tr[data-metric=distinct_2_matched] .test .significant")).to_be_visible()
     assert page.locator("table[data-tests-url]").count() == 0
 
 
-def test_two_runs_compare_by_id_and_bad_choices_say_why(page, scenario):
+def test_two_runs_compare_by_id_and_bad_choices_say_why(page, scenario, enqueued):
     a, b = scenario.collapsed_runs[0], scenario.collapsed_runs[-1]
     page.goto(f"/compare/?by=run&a={a.pk}&b={b.pk}")
     expect(page.locator("#compare-title")).to_contain_text(f"run #{a.pk}")
+    work_through_comparisons(enqueued)
     page.locator("tr[data-metric=distinct_2_matched] .test .significant").wait_for()
 
     page.goto("/compare/?by=run&a=999999&b=1")

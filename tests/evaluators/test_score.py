@@ -1,4 +1,5 @@
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -6,6 +7,8 @@ import pytest
 from synthetic_text import BagOfWordsEncoder, zipf_texts
 
 from evaluators import METRIC_KEYS, METRICS, Batch, Report, score
+from evaluators.embedding import normalize_rows
+from evaluators.length import cut
 from evaluators.report import batch_features
 
 LEXICAL = ["distinct_1", "distinct_2", "distinct_3", "distinct_4", "rep_4", "phrase_repetition"]
@@ -84,9 +87,36 @@ def test_precomputed_embeddings_replace_encoding_the_full_outputs(make_batch, fa
 
     with_rows = score(Batch(batch.prompts, embeddings), encoder=CountingEncoder())
     assert with_rows.values() == score(batch, encoder=fake_encoder).values()
-    # Only the outputs cut to the length-matching window were encoded.
-    assert len(encoded) == len(batch.texts)
-    assert all(len(text) <= len(full) for text, full in zip(encoded, batch.texts, strict=True))
+    # Only the outputs cut to the length-matching window were encoded, not the full ones.
+    window = batch.natural_window
+    assert encoded == [cut(text, window) for text in batch.texts if cut(text, window) != text]
+
+
+def test_each_distinct_text_is_encoded_once_an_output_within_the_window_being_its_own_cut(
+    fake_encoder,
+):
+    rng = np.random.default_rng(3)
+    window = 10
+    long_texts = zipf_texts(rng, 5000, 20, 40)
+    short_texts = zipf_texts(rng, 5000, 20, 3)
+    # Outputs shorter than the window, and one that is another's cut.
+    texts = long_texts + short_texts + [cut(long_texts[0], window)]
+    rows = [{"prompt_id": f"p{i % 10}", "text": text} for i, text in enumerate(texts)]
+    batch = Batch.from_rows(rows)
+    encoded: list[str] = []
+
+    class CountingEncoder:
+        def encode(self, texts):
+            encoded.extend(texts)
+            return fake_encoder.encode(texts)
+
+    features = batch_features([batch], window, CountingEncoder(), embed=True)
+
+    cut_texts = [cut(text, window) for text in batch.texts]
+    assert Counter(encoded) == Counter(set(batch.texts) | set(cut_texts))
+    np.testing.assert_allclose(
+        features.windowed.unit_embeddings, normalize_rows(fake_encoder.encode(cut_texts))
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,32 +1,74 @@
-"""The compare page: a comparison rendered at once with its test served later, or why not."""
+"""The compare page: a comparison rendered at once with its test computed by a worker, or why
+not."""
 
 import pytest
 from django.urls import reverse
 
+from monitor import queue, tasks
+from monitor.models import Comparison
+from monitor.services import comparison
+
 pytestmark = pytest.mark.django_db
 
 
-def test_a_comparison_renders_at_once_and_its_test_is_served_then_cached(user_client, family):
+def compare_url(family) -> str:
+    return f"{reverse('compare')}?by=endpoint&a={family.healthy.pk}&b={family.collapsed.pk}"
+
+
+def test_a_comparison_renders_at_once_and_shows_the_test_a_worker_computed(
+    user_client, family, enqueued, django_capture_on_commit_callbacks
+):
     a, b = family.healthy_runs[-1], family.collapsed_runs[-1]
-    url = f"{reverse('compare')}?by=endpoint&a={family.healthy.pk}&b={family.collapsed.pk}"
-    page = user_client.get(url).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        page = user_client.get(compare_url(family)).content.decode()
     assert f"run #{a.pk}" in page and f"run #{b.pk}" in page and "testing…" in page
+    assert "Testing: waiting for a scoring worker." in page
     assert "In which country is the town of Tromso?" in page  # tail loss
+    test = Comparison.objects.get(run_a=a, run_b=b)
+    assert enqueued == [(queue.COMPARE_RUNS, [test.pk])]
+    polled = user_client.get(reverse("compare-tests", args=[a.pk, b.pk])).json()
+    assert polled["status"] == "queued" and polled["metrics"] == {}
 
-    tests = user_client.get(reverse("compare-tests", args=[a.pk, b.pk])).json()["metrics"]
-    assert tests["distinct_2_matched"]["significant"]
-    assert "distinct_2" not in tests  # the raw twin is shown, its length-matched one tested
-    page = user_client.get(url).content.decode()
-    assert "testing…" not in page and "★ p = " in page
+    tasks.compare_runs(test.pk)
+    polled = user_client.get(reverse("compare-tests", args=[a.pk, b.pk])).json()
+    assert polled["status"] == "done"
+    assert polled["metrics"]["distinct_2_matched"]["significant"]
+    assert "distinct_2" not in polled["metrics"]  # the raw twin is shown, its matched one tested
+    page = user_client.get(compare_url(family)).content.decode()
+    assert "testing…" not in page and "★ p = " in page and "data-tests-url" not in page
+    assert len(enqueued) == 1  # computed once, then read from the database
 
 
-def test_the_page_tests_self_bleu_compression_and_the_blandness_index(user_client, family):
+def test_the_page_tests_self_bleu_compression_and_the_blandness_index(family):
     a, b = family.healthy_runs[-1], family.collapsed_runs[-1]
-    tests = user_client.get(reverse("compare-tests", args=[a.pk, b.pk])).json()["metrics"]
+    tests = comparison.significance(a, b)
     both = a.report["metrics"].keys() & b.report["metrics"].keys()
     for key in ("self_bleu_matched", "compression_ratio_matched", "blandness_index"):
         assert key in both and key in tests, key
         assert 0 < tests[key]["p_value"] <= 1
+
+
+def test_a_failed_test_says_why_and_can_be_run_again(
+    user_client, family, enqueued, monkeypatch, django_capture_on_commit_callbacks
+):
+    a, b = family.healthy_runs[-1], family.collapsed_runs[-1]
+
+    def raises(*args):
+        raise ValueError("no samples <kept>")
+
+    monkeypatch.setattr(comparison, "significance", raises)
+    user_client.get(compare_url(family))
+    tasks.compare_runs(Comparison.objects.get(run_a=a, run_b=b).pk)
+
+    page = user_client.get(compare_url(family)).content.decode()
+    assert "The significance test failed: ValueError: no samples &lt;kept&gt;" in page
+    assert "Run the test again" in page and "testing…" not in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = user_client.post(reverse("compare-tests-retry", args=[a.pk, b.pk]))
+    assert response.status_code == 302
+    page = user_client.get(response["Location"]).content.decode()
+    assert "testing…" in page and "Run the test again" not in page
+    assert enqueued == [(queue.COMPARE_RUNS, [Comparison.objects.get(run_a=a, run_b=b).pk])]
 
 
 def test_a_comparison_that_cannot_be_made_says_why(user_client, family):
