@@ -90,7 +90,7 @@ def role_permissions(role: Role, apps) -> list:
         )
     names = VIEWER_PERMISSIONS if role is VIEWER else EDITOR_PERMISSIONS
     # An early migration's app registry lacks the later models: their permissions are granted
-    # by the migration that creates them (scans: 0010).
+    # by the migration that creates them (scans: 0013).
     names = [name for name in names if _model_exists(apps, name)]
     wanted = [name.split(".") for name in names]
     rows = list(
