@@ -1,5 +1,5 @@
 """Read-outs over runs: a metric's series (JSON or CSV), the comparison of two runs, endpoints
-or versions (stored values and CIs), and the release gate's verdict on a run."""
+or versions (stored values and CIs), and the reports of provenance scans."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import io
 from datetime import UTC, datetime
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers as fields
+from rest_framework import viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
@@ -19,8 +21,9 @@ from evaluators import METRIC_KEYS
 from monitor.api import serializers
 from monitor.api.filters import datetime_param, one_of
 from monitor.forms import CompareForm
-from monitor.models import Endpoint
+from monitor.models import Endpoint, Scan
 from monitor.selectors.compare import COMPARE_BY, ComparisonError, compared_metrics, comparison_runs
+from monitor.selectors.scans import scan_report
 from monitor.selectors.series import metric_series
 
 MAX_SERIES_POINTS = 5000
@@ -181,3 +184,18 @@ class CompareView(APIView):
 
 def _value(stored: dict) -> dict:
     return {key: stored.get(key) for key in ("value", "ci_low", "ci_high", "n")}
+
+
+@extend_schema(tags=["scans"], responses=OpenApiTypes.OBJECT)
+class ScanViewSet(viewsets.ReadOnlyModelViewSet):
+    """Provenance scans, newest first, each as ``manage.py scan --json`` writes it: its state,
+    live counts and, once finished, its report (document texts are untrusted)."""
+
+    queryset = Scan.objects.order_by("-created_at", "-pk")
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response([scan_report(scan) for scan in page])
+
+    def retrieve(self, request, *args, **kwargs):
+        return Response(scan_report(self.get_object()))

@@ -31,6 +31,7 @@ router.register(rf"runs/(?P<run_pk>{ID})/samples", resources.SampleViewSet, base
 router.register("alerts", alerts.AlertViewSet, basename="api-alert")
 router.register("rules", alerts.AlertRuleViewSet, basename="api-rule")
 router.register("channels", alerts.ChannelViewSet, basename="api-channel")
+router.register("scans", analysis.ScanViewSet, basename="api-scan")
 
 # The schema and docs describe the API to anyone who can reach it; the data needs a token.
 public = {"permission_classes": [AllowAny], "authentication_classes": []}

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 
-from monitor.models import Alert, AlertState, ApiToken, Channel
+from monitor.models import Alert, AlertState, ApiToken, Channel, Scan
 from tests.factories import make_endpoint, make_scored_run, make_user
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +46,8 @@ ROUTES = {
         {"GET": ADMIN, "PUT": ADMIN, "PATCH": ADMIN, "DELETE": ADMIN},
         {"pk": "channel"},
     ),
+    "api-scan-list": (READ, {}),
+    "api-scan-detail": (READ, {"pk": "scan"}),
     "api-schema": ({"GET": PUBLIC}, {}),
     "api-docs": ({"GET": PUBLIC}, {}),
 }
@@ -88,6 +90,7 @@ def objects(settings, unused_port) -> dict[str, int]:
         rule=rule, endpoint=endpoint, state=AlertState.FIRING, summary="a breach"
     )
     channel = Channel.objects.create(name="ops", kind="email", target="ops@example.org")
+    scan = Scan.objects.create(corpus_name="crawl.jsonl", corpus_path="/nonexistent/crawl.jsonl")
     return {
         "endpoint": endpoint.pk,
         "run": run.pk,
@@ -95,6 +98,7 @@ def objects(settings, unused_port) -> dict[str, int]:
         "rule": rule.pk,
         "channel": channel.pk,
         "prompt set": endpoint.prompt_set_id,
+        "scan": scan.pk,
     }
 
 

@@ -64,7 +64,15 @@ def test_uploaded_corpus_is_scanned_and_reported(
     assert HOSTILE not in page and "&lt;script&gt;" in page
     progress = user_client.get(reverse("scan-progress", args=[scan.pk])).json()
     assert progress["active"] is False and progress["documents"] == 10
-    assert scan_report(Scan.objects.get())["report"]["model_outputs"]["count"] == 2
+    report = scan_report(Scan.objects.get())
+    assert report["report"]["model_outputs"]["count"] == 2
+    # The REST API serves the same report, as the command's --json writes it.
+    assert user_client.get(reverse("api-scan-detail", args=[scan.pk])).json() == json.loads(
+        json.dumps(report)
+    )
+    assert user_client.get(reverse("api-scan-list")).json()["results"] == [
+        json.loads(json.dumps(report))
+    ]
 
 
 def test_filtered_corpus_and_manifest_download(
