@@ -119,8 +119,12 @@ def test_a_list_of_legacy_prompts_gets_n_choices_each_in_openais_order(client):
     body = {"model": "lab-pure-g0", "prompt": prompts, "n": 2}
     choices = _post(client, "/lab/v1/completions", body).json()["choices"]
     assert [choice["index"] for choice in choices] == [0, 1, 2, 3]
-    subjects = [choice["text"].split()[0] for choice in choices]
-    assert subjects == ["Shanghai", "Shanghai", "Beijing", "Beijing"]
+    # The lab answers a probe by continuing from its subject ("Shanghai is …", "Shanghai, …").
+    expected = ["Shanghai", "Shanghai", "Beijing", "Beijing"]
+    assert all(
+        choice["text"].startswith(subject)
+        for choice, subject in zip(choices, expected, strict=True)
+    )
 
 
 def _events(response) -> list[str]:
