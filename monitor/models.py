@@ -1177,17 +1177,71 @@ class OutputIndexStats(models.Model):
         return cls.objects.filter(pk=cls.SINGLETON_PK).first() or cls(pk=cls.SINGLETON_PK)
 
 
-class ScanStatus(models.TextChoices):
+class JobStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
 
 
-ACTIVE_SCAN_STATUSES = (ScanStatus.QUEUED, ScanStatus.RUNNING)
+ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
-class Scan(models.Model):
+class LeasedJob(models.Model):
+    """A background job that one worker at a time holds through a lease, as a run's sampler
+    does (``services/sampling.py``), without a run's stages: claimed while queued or while its
+    holder's lease has lapsed, finished by its holder, queued again by the dispatcher when its
+    worker died or its message was lost, given up after ``MAX_ATTEMPTS`` takes
+    (``services/jobs.py``)."""
+
+    MAX_ATTEMPTS = 3
+
+    status = models.CharField(
+        max_length=10,
+        choices=JobStatus.choices,
+        default=JobStatus.QUEUED,
+        db_index=True,
+        help_text="Queued for a worker, running on one, succeeded, or failed.",
+    )
+    error = models.TextField(blank=True, help_text="Why the job failed.")
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="How many times a worker took the job up."
+    )
+    lease_token = models.CharField(
+        max_length=32, blank=True, editable=False, help_text="The worker that holds the job."
+    )
+    lease_expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The worker on it must renew the lease or finish by then.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the job was last queued for a worker."
+    )
+    started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a worker last took it up."
+    )
+    finished_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the job succeeded, or failed."
+    )
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def lease_length(cls) -> timedelta:
+        """How long a worker holds the job without renewing: by default one stage's grace, for
+        a job that is one call with no point at which to renew."""
+        return timedelta(seconds=settings.TAILWATCH_STAGE_GRACE_SECONDS)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_JOB_STATUSES
+
+
+class Scan(LeasedJob):
     """A provenance scan of an uploaded corpus against the stored model outputs.
 
     A worker owns it through a lease, as a run's worker does, and publishes its progress."""
@@ -1201,22 +1255,12 @@ class Scan(models.Model):
         validators=[MinValueValidator(0.05), MaxValueValidator(1.0)],
         help_text="Jaccard similarity of word shingles from which a document is a near-copy.",
     )
-    status = models.CharField(
-        max_length=10, choices=ScanStatus.choices, default=ScanStatus.QUEUED, db_index=True
-    )
     progress = models.FloatField(default=0.0, help_text="Share of the corpus read, 0 to 1.")
     documents = models.PositiveIntegerField(default=0, help_text="Documents read so far.")
     matched = models.PositiveIntegerField(default=0, help_text="Near-copies of model outputs.")
     duplicates = models.PositiveIntegerField(default=0, help_text="Exact and near duplicates.")
     malformed = models.PositiveIntegerField(default=0, help_text="Lines that were not documents.")
     result = models.JSONField(null=True, blank=True, help_text="The report, once finished.")
-    error = models.TextField(blank=True, help_text="Why the scan failed.")
-    attempts = models.PositiveSmallIntegerField(default=0)
-    lease_token = models.CharField(max_length=32, blank=True, editable=False)
-    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -1227,9 +1271,11 @@ class Scan(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("scan-detail", args=[self.pk])
 
-    @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE_SCAN_STATUSES
+    @classmethod
+    def lease_length(cls) -> timedelta:
+        # The scan's worker renews its lease as it publishes progress: a short lease finds a
+        # dead worker as soon as a run's lease does.
+        return timedelta(seconds=settings.TAILWATCH_RUN_LEASE_SECONDS)
 
     @property
     def directory(self) -> str:
@@ -1245,17 +1291,7 @@ class Scan(models.Model):
         return os.path.join(self.directory, "manifest.jsonl")
 
 
-class ComparisonStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
-
-
-ACTIVE_COMPARISON_STATUSES = (ComparisonStatus.QUEUED, ComparisonStatus.RUNNING)
-
-
-class Comparison(models.Model):
+class Comparison(LeasedJob):
     """The compare page's significance test of run B against run A, computed once by a scoring
     worker (it takes what scoring both runs does) and kept: a scored run's samples never
     change, so neither does the test. A worker holds it through a lease, as a run's sampler
@@ -1270,34 +1306,8 @@ class Comparison(models.Model):
     permutations = models.PositiveIntegerField(
         help_text="Permutations of the prompt-level test at most (it may stop sooner)."
     )
-    status = models.CharField(
-        max_length=10,
-        choices=ComparisonStatus.choices,
-        default=ComparisonStatus.QUEUED,
-        help_text="Queued for a scoring worker, running on one, done, or failed.",
-    )
     result = models.JSONField(
         null=True, blank=True, help_text="Per metric: the Holm-adjusted p-value and verdict."
-    )
-    error = models.TextField(blank=True, help_text="Why the test failed.")
-    attempts = models.PositiveSmallIntegerField(
-        default=0, help_text="How many times a worker took the test up."
-    )
-    lease_token = models.CharField(
-        max_length=64, blank=True, editable=False, help_text="The worker that holds the test."
-    )
-    lease_expires_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="The worker on it must finish by then."
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the test was last queued for a worker."
-    )
-    started_at = models.DateTimeField(
-        null=True, blank=True, help_text="When a worker last took it up."
-    )
-    finished_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the test was done, or failed."
     )
 
     class Meta:
@@ -1311,17 +1321,13 @@ class Comparison(models.Model):
         return f"run {self.run_a_id} vs run {self.run_b_id}: {self.status}"
 
     @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE_COMPARISON_STATUSES
-
-    @property
     def progress(self) -> str:
         """Where the test is, in words for the page."""
-        if self.status == ComparisonStatus.RUNNING and self.started_at is not None:
+        if self.status == JobStatus.RUNNING and self.started_at is not None:
             seconds = int((timezone.now() - self.started_at).total_seconds())
             return f"Testing: a worker has been on it for {seconds} s."
-        if self.status == ComparisonStatus.QUEUED:
+        if self.status == JobStatus.QUEUED:
             return "Testing: waiting for a scoring worker."
-        if self.status == ComparisonStatus.FAILED:
+        if self.status == JobStatus.FAILED:
             return f"The significance test failed: {self.error}"
         return ""

@@ -19,7 +19,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from monitor.celery import app
-from monitor.models import Comparison, Run
+from monitor.models import Comparison, Run, Scan
 
 SAMPLE_RUN = "monitor.tasks.sample_run"
 SCORE_RUN = "monitor.tasks.score_run"
@@ -77,11 +77,14 @@ def train_lab_generation(arm: str, generation: int) -> bool:
 
 
 def run_scan(scan_id: int) -> bool:
+    """Queue a provenance scan; the dispatcher queues it again if the message is lost
+    (``services/jobs.py``)."""
+    Scan.objects.filter(pk=scan_id).update(queued_at=timezone.now())
     return _publish(RUN_SCAN, scan_id)
 
 
-def compare_runs(comparison_id: int) -> None:
+def compare_runs(comparison_id: int) -> bool:
     """Queue the compare page's significance test; the dispatcher queues it again if the
-    message is lost (``services/comparison_jobs.py``)."""
+    message is lost (``services/jobs.py``)."""
     Comparison.objects.filter(pk=comparison_id).update(queued_at=timezone.now())
-    _publish(COMPARE_RUNS, comparison_id)
+    return _publish(COMPARE_RUNS, comparison_id)

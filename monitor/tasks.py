@@ -111,7 +111,9 @@ def run_scan(scan_id: int) -> str:
 def compare_runs(comparison_id: int) -> str:
     comparison = comparison_jobs.run_comparison(comparison_id)
     if comparison is None:
-        log.info("comparison %s: nothing to do (done, or another worker holds it)", comparison_id)
+        log.info(
+            "comparison %s: nothing to do (finished, or another worker holds it)", comparison_id
+        )
         return "skipped"
     return comparison.status
 

@@ -64,6 +64,71 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        help_text="Queued for a worker, running on one, succeeded, or failed.",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "error",
+                    models.TextField(blank=True, help_text="Why the job failed."),
+                ),
+                (
+                    "attempts",
+                    models.PositiveSmallIntegerField(
+                        default=0, help_text="How many times a worker took the job up."
+                    ),
+                ),
+                (
+                    "lease_token",
+                    models.CharField(
+                        blank=True,
+                        editable=False,
+                        help_text="The worker that holds the job.",
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "lease_expires_at",
+                    models.DateTimeField(
+                        blank=True,
+                        editable=False,
+                        help_text="The worker on it must renew the lease or finish by then.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now),
+                ),
+                (
+                    "queued_at",
+                    models.DateTimeField(
+                        blank=True, help_text="When the job was last queued for a worker.", null=True
+                    ),
+                ),
+                (
+                    "started_at",
+                    models.DateTimeField(
+                        blank=True, help_text="When a worker last took it up.", null=True
+                    ),
+                ),
+                (
+                    "finished_at",
+                    models.DateTimeField(
+                        blank=True, help_text="When the job succeeded, or failed.", null=True
+                    ),
+                ),
+                (
                     "corpus_name",
                     models.CharField(help_text="The uploaded file's name.", max_length=255),
                 ),
@@ -79,20 +144,6 @@ class Migration(migrations.Migration):
                             django.core.validators.MinValueValidator(0.05),
                             django.core.validators.MaxValueValidator(1.0),
                         ],
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("queued", "Queued"),
-                            ("running", "Running"),
-                            ("succeeded", "Succeeded"),
-                            ("failed", "Failed"),
-                        ],
-                        db_index=True,
-                        default="queued",
-                        max_length=10,
                     ),
                 ),
                 (
@@ -123,13 +174,6 @@ class Migration(migrations.Migration):
                     "result",
                     models.JSONField(blank=True, help_text="The report, once finished.", null=True),
                 ),
-                ("error", models.TextField(blank=True, help_text="Why the scan failed.")),
-                ("attempts", models.PositiveSmallIntegerField(default=0)),
-                ("lease_token", models.CharField(blank=True, editable=False, max_length=32)),
-                ("lease_expires_at", models.DateTimeField(blank=True, editable=False, null=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("started_at", models.DateTimeField(blank=True, null=True)),
-                ("finished_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
                 "ordering": ["-created_at"],

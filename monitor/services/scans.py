@@ -2,9 +2,9 @@
 tails. ``scan_file`` is the scan of a file (``manage.py scan`` calls it); ``start_scan`` and
 ``run_scan`` are the same as a background job for the web UI.
 
-A scan's worker holds it through a lease, as a run's worker does (``services/sampling.py``):
-it renews the lease while it publishes progress, stops when another worker has taken the scan
-over, and ``requeue_stale_scans`` hands a scan whose worker died to another.
+A scan's worker holds it through a lease (``services/jobs.py``): it renews the lease while it
+publishes progress, stops when another worker has taken the scan over, and the dispatcher hands
+a scan whose worker died to another (``requeue_stale_scans``).
 """
 
 from __future__ import annotations
@@ -14,18 +14,17 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from monitor import queue
-from monitor.models import ACTIVE_SCAN_STATUSES, Endpoint, Sample, Scan, ScanStatus
-from monitor.services import provenance_index
+from monitor.models import Endpoint, Sample, Scan
+from monitor.services import jobs, provenance_index
 from monitor.services.corpus_scan import (
     SAMPLE_SIZE,
     SHOWN_CHARACTERS,
@@ -43,7 +42,6 @@ from monitor.services.corpus_signs import (
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_SECONDS = 1.0
-MAX_SCAN_ATTEMPTS = 3
 
 Progress = Callable[[CorpusScan, float], None]
 
@@ -141,30 +139,10 @@ def _save(upload: UploadedFile, path: Path) -> Path:
     return path
 
 
-def _lease_length() -> timedelta:
-    return timedelta(seconds=settings.TAILWATCH_RUN_LEASE_SECONDS)
-
-
-def _queue_grace() -> timedelta:
-    return timedelta(seconds=settings.TAILWATCH_STAGE_GRACE_SECONDS)
-
-
 def claim_scan(scan_id: int, token: str, now: datetime | None = None) -> Scan | None:
-    """Take the scan for this worker, unless it is finished or a live worker holds it."""
-    now = now or timezone.now()
-    claimed = (
-        Scan.objects.filter(pk=scan_id, status__in=ACTIVE_SCAN_STATUSES)
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        .update(
-            status=ScanStatus.RUNNING,
-            lease_token=token,
-            lease_expires_at=now + _lease_length(),
-            started_at=now,
-            attempts=F("attempts") + 1,
-            progress=0.0,
-        )
-    )
-    return Scan.objects.get(pk=scan_id) if claimed else None
+    """Take the scan for this worker, unless it is finished or a live worker holds it; a
+    scan taken over starts reading its corpus again."""
+    return jobs.claim(Scan, scan_id, token, now, progress=0.0)
 
 
 def run_scan(scan_id: int) -> Scan | None:
@@ -200,7 +178,7 @@ def _publisher(scan: Scan, token: str) -> Progress:
             return
         last[0] = time.monotonic()
         renewed = Scan.objects.filter(pk=scan.pk, lease_token=token).update(
-            lease_expires_at=timezone.now() + _lease_length(),
+            lease_expires_at=timezone.now() + Scan.lease_length(),
             progress=progress,
             **_counts(corpus_scan),
         )
@@ -229,39 +207,10 @@ def _finish(scan: Scan, token: str, report: dict | None = None, error: str = "")
             "malformed": report["malformed"]["count"],
             "progress": 1.0,
         }
-    Scan.objects.filter(pk=scan.pk, lease_token=token).update(
-        status=ScanStatus.FAILED if error else ScanStatus.SUCCEEDED,
-        result=report,
-        error=error,
-        finished_at=timezone.now(),
-        lease_token="",
-        lease_expires_at=None,
-        **counts,
-    )
-    scan.refresh_from_db()
-    return scan
+    return jobs.finish(scan, token, error=error, result=report, **counts)
 
 
 def requeue_stale_scans(now: datetime | None = None) -> list[Scan]:
     """Queue again the scans whose worker died or whose message was lost; give up on a scan
     that has worn out its attempts."""
-    now = now or timezone.now()
-    stale = Scan.objects.filter(
-        Q(status=ScanStatus.RUNNING, lease_expires_at__lt=now)
-        # A queued scan this old lost its message; a second message for a scan a worker has
-        # taken meanwhile finds nothing to do.
-        | Q(status=ScanStatus.QUEUED, created_at__lt=now - _queue_grace())
-    )
-    requeued = []
-    for scan in stale:
-        if scan.attempts >= MAX_SCAN_ATTEMPTS:
-            Scan.objects.filter(pk=scan.pk, status__in=ACTIVE_SCAN_STATUSES).update(
-                status=ScanStatus.FAILED,
-                error=f"gave up: {scan.attempts} workers stopped before finishing this scan",
-                finished_at=now,
-                lease_token="",
-                lease_expires_at=None,
-            )
-        elif queue.run_scan(scan.pk):
-            requeued.append(scan)
-    return requeued
+    return jobs.requeue_stale(Scan, queue.run_scan, now)

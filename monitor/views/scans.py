@@ -7,7 +7,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import get_object_or_404, redirect, render
 
 from monitor.forms import ScanForm
-from monitor.models import Scan, ScanStatus
+from monitor.models import ACTIVE_JOB_STATUSES, JobStatus, Scan
 from monitor.selectors.scans import output_index_summary, recent_scans, scan_report
 from monitor.services import scans
 from monitor.views.access import requires
@@ -43,7 +43,7 @@ def scan_progress(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(
         {
             "status": report["status"],
-            "active": report["status"] in (ScanStatus.QUEUED, ScanStatus.RUNNING),
+            "active": report["status"] in ACTIVE_JOB_STATUSES,
             "text": f"{report['progress']:.0%} · {counts['documents']} documents",
             **counts,
         }
@@ -52,7 +52,7 @@ def scan_progress(request: HttpRequest, pk: int) -> JsonResponse:
 
 @requires("monitor.view_scan")
 def scan_download(request: HttpRequest, pk: int, what: str) -> FileResponse:
-    scan = get_object_or_404(Scan, pk=pk, status=ScanStatus.SUCCEEDED)
+    scan = get_object_or_404(Scan, pk=pk, status=JobStatus.SUCCEEDED)
     if what not in DOWNLOADS:
         raise Http404("No such download.")
     path = Path(getattr(scan, DOWNLOADS[what]))

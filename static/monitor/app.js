@@ -59,7 +59,7 @@
       if (test.status === "failed") {
         clearInterval(timer);
         window.location.reload();
-      } else if (test.status === "done") {
+      } else if (test.status === "succeeded") {
         clearInterval(timer);
         if (status) status.remove();
         fillTests(table, test.metrics);

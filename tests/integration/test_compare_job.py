@@ -4,7 +4,7 @@ computes it, and the page then shows the p-values."""
 import pytest
 from django.urls import reverse
 
-from monitor.models import Comparison, ComparisonStatus
+from monitor.models import Comparison, JobStatus
 from tests.browser import scenario
 from tests.conftest import wait_for
 from tests.factories import make_user
@@ -31,5 +31,5 @@ def test_a_worker_computes_the_compare_pages_test_and_the_page_shows_its_p_value
 
     wait_for(p_values_shown, timeout=240, interval=1)
     test = Comparison.objects.get()
-    assert test.status == ComparisonStatus.DONE and test.attempts == 1
+    assert test.status == JobStatus.SUCCEEDED and test.attempts == 1
     assert test.result["distinct_2_matched"]["significant"]

@@ -6,7 +6,7 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from monitor.models import OutputSignature, RunStatus, ScanStatus
+from monitor.models import JobStatus, OutputSignature, RunStatus
 from monitor.services import sampling, scans
 from tests.conftest import wait_for
 from tests.factories import english_texts, make_endpoint
@@ -33,10 +33,10 @@ def test_a_worker_scans_an_upload_for_the_outputs_of_a_run_it_sampled(celery_pro
     def scanned():
         """the scan finished"""
         scan.refresh_from_db()
-        return scan.status in (ScanStatus.SUCCEEDED, ScanStatus.FAILED)
+        return scan.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
     wait_for(scanned, timeout=120)
-    assert scan.status == ScanStatus.SUCCEEDED, scan.error
+    assert scan.status == JobStatus.SUCCEEDED, scan.error
     assert (scan.documents, scan.matched, scan.progress) == (10, 1, 1.0)
     assert [row["endpoint"] for row in scan.result["model_outputs"]["by_endpoint"]] == [
         "support-bot"

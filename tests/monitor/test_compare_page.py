@@ -31,7 +31,7 @@ def test_a_comparison_renders_at_once_and_shows_the_test_a_worker_computed(
 
     tasks.compare_runs(test.pk)
     polled = user_client.get(reverse("compare-tests", args=[a.pk, b.pk])).json()
-    assert polled["status"] == "done"
+    assert polled["status"] == "succeeded"
     assert polled["metrics"]["distinct_2_matched"]["significant"]
     assert "distinct_2" not in polled["metrics"]  # the raw twin is shown, its matched one tested
     page = user_client.get(compare_url(family)).content.decode()

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from monitor import queue, tasks
-from monitor.models import Comparison, ComparisonStatus
+from monitor.models import Comparison, JobStatus
 from monitor.services import comparison, comparison_jobs
 from tests.factories import make_endpoint, make_prompt_set, make_scored_run
 
@@ -44,9 +44,9 @@ def test_a_test_asked_for_twice_is_queued_once_and_computed_once(
         first = comparison_jobs.request(*runs)
         again = comparison_jobs.request(*runs)
 
-    assert first == again and first.status == ComparisonStatus.QUEUED
+    assert first == again and first.status == JobStatus.QUEUED
     assert enqueued == [(queue.COMPARE_RUNS, [first.pk])]
-    assert tasks.compare_runs(first.pk) == ComparisonStatus.DONE
+    assert tasks.compare_runs(first.pk) == JobStatus.SUCCEEDED
     first.refresh_from_db()
     assert first.result == comparison.significance(*runs)
     assert first.result["distinct_2_matched"]["significant"]
@@ -62,7 +62,7 @@ def test_a_test_that_raises_is_failed_with_its_reason_and_can_be_queued_again(
         raise ValueError("the runs' samples were deleted")
 
     monkeypatch.setattr(comparison, "significance", raises)
-    assert tasks.compare_runs(queued.pk) == ComparisonStatus.FAILED
+    assert tasks.compare_runs(queued.pk) == JobStatus.FAILED
     queued.refresh_from_db()
     assert queued.error == "ValueError: the runs' samples were deleted"
     assert queued.progress == f"The significance test failed: {queued.error}"
@@ -71,13 +71,13 @@ def test_a_test_that_raises_is_failed_with_its_reason_and_can_be_queued_again(
         assert comparison_jobs.retry(queued)
         assert not comparison_jobs.retry(queued)  # queued already: nothing to retry
     queued.refresh_from_db()
-    assert (queued.status, queued.error, queued.attempts) == (ComparisonStatus.QUEUED, "", 0)
+    assert (queued.status, queued.error, queued.attempts) == (JobStatus.QUEUED, "", 0)
     assert enqueued == [(queue.COMPARE_RUNS, [queued.pk])]
 
 
 def test_a_test_whose_worker_died_is_queued_again_once_its_lease_lapses(queued, enqueued):
     died = comparison_jobs.claim(queued.pk, "killed worker")
-    assert died.status == ComparisonStatus.RUNNING
+    assert died.status == JobStatus.RUNNING
     assert comparison_jobs.claim(queued.pk, "another worker") is None  # the lease holds it
     assert comparison_jobs.requeue_stale() == []
 
@@ -99,14 +99,14 @@ def test_a_test_whose_message_was_lost_is_queued_again_by_the_dispatcher(queued,
 
 def test_a_test_no_worker_finishes_is_given_up_with_the_reason(queued, enqueued):
     later = timezone.now()
-    for _ in range(comparison_jobs.MAX_ATTEMPTS):
+    for _ in range(Comparison.MAX_ATTEMPTS):
         later += timedelta(seconds=GRACE_SECONDS + 1)
         assert comparison_jobs.claim(queued.pk, "a worker that dies", later) is not None
 
     later += timedelta(seconds=GRACE_SECONDS + 1)
     assert comparison_jobs.requeue_stale(later) == []
     queued.refresh_from_db()
-    assert queued.status == ComparisonStatus.FAILED and enqueued == []
+    assert queued.status == JobStatus.FAILED and enqueued == []
     assert queued.error.startswith("gave up after 3 tries: no worker finished it")
 
 
@@ -118,4 +118,4 @@ def test_a_result_stands_even_from_a_worker_whose_lease_lapsed_but_not_its_failu
     assert comparison_jobs.finish(slow, "slow worker", error="ZeroDivisionError").is_active
     result = {"distinct_2_matched": {"p_value": 0.001, "significant": True}}
     finished = comparison_jobs.finish(slow, "slow worker", result=result)
-    assert finished.status == ComparisonStatus.DONE and finished.result == result
+    assert finished.status == JobStatus.SUCCEEDED and finished.result == result

@@ -21,9 +21,9 @@ from monitor.models import (
     Channel,
     DispatcherTick,
     Endpoint,
+    JobStatus,
     Notification,
     Scan,
-    ScanStatus,
 )
 from monitor.services.roles import ROLES, assign_role, role_group
 from tests.factories import make_endpoint, make_scored_run, make_user
@@ -159,7 +159,7 @@ def objects(settings, unused_port, tmp_path) -> dict[str, int | str]:
     Endpoint.objects.update(next_run_at=timezone.now() + timedelta(hours=1))
     DispatcherTick.record(timezone.now())
     scan = Scan.objects.create(
-        corpus_name="crawl.txt", corpus_path=str(tmp_path / "corpus"), status=ScanStatus.SUCCEEDED
+        corpus_name="crawl.txt", corpus_path=str(tmp_path / "corpus"), status=JobStatus.SUCCEEDED
     )
     Path(scan.filtered_path).write_text("kept\n")
     return {

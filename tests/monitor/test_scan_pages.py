@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from monitor import queue, tasks
-from monitor.models import Scan, ScanStatus
+from monitor.models import JobStatus, Scan
 from monitor.selectors.scans import scan_report
 from tests.factories import english_texts, make_endpoint, make_finished_run, make_prompt_set
 
@@ -56,7 +56,7 @@ def test_uploaded_corpus_is_scanned_and_reported(
     scan = Scan.objects.get()
     assert response.status_code == 302 and response["Location"] == scan.get_absolute_url()
     assert enqueued == [(queue.RUN_SCAN, [scan.pk])]
-    assert tasks.run_scan(scan.pk) == ScanStatus.SUCCEEDED
+    assert tasks.run_scan(scan.pk) == JobStatus.SUCCEEDED
     page = user_client.get(scan.get_absolute_url()).content.decode()
     assert "2 (20.0%, 95% CI" in page
     assert "support-bot" in page
@@ -102,7 +102,7 @@ def test_a_scan_of_a_vanished_file_fails_with_the_reason(
     scan = Scan.objects.get()
     Path(scan.corpus_path).unlink()
 
-    assert tasks.run_scan(scan.pk) == ScanStatus.FAILED
+    assert tasks.run_scan(scan.pk) == JobStatus.FAILED
     page = user_client.get(scan.get_absolute_url()).content.decode()
     assert "The scan failed: FileNotFoundError" in page
 
@@ -143,8 +143,8 @@ def test_a_scan_whose_worker_died_is_queued_again_then_given_up(
         assert tasks.dispatch_due_runs()["scans_requeued"] == [scan.pk]
     assert enqueued == [(queue.RUN_SCAN, [scan.pk])]
 
-    Scan.objects.filter(pk=scan.pk).update(attempts=scans.MAX_SCAN_ATTEMPTS)
+    Scan.objects.filter(pk=scan.pk).update(attempts=Scan.MAX_ATTEMPTS)
     with time_machine.travel(lapsed):
         assert tasks.dispatch_due_runs()["scans_requeued"] == []
     scan.refresh_from_db()
-    assert scan.status == ScanStatus.FAILED and "gave up" in scan.error
+    assert scan.status == JobStatus.FAILED and "gave up" in scan.error
