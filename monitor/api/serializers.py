@@ -73,36 +73,9 @@ class EndpointSerializer(FormValidatedSerializer):
 
     class Meta:
         model = Endpoint
-        fields = [
-            "id",
-            "name",
-            "model_family",
-            "version_label",
-            "provider_kind",
-            "base_url",
-            "model",
-            "api_key",
-            "clear_api_key",
-            "api_key_env",
-            "api_key_source",
-            "prompt_set",
-            "baseline_endpoint",
-            "baseline_run",
-            "samples_per_prompt",
-            "batch_samples",
-            "interval_minutes",
-            "temperature",
-            "top_p",
-            "max_tokens",
-            "extra_params",
-            "concurrency",
-            "timeout_seconds",
-            "enabled",
-            "next_run_at",
-            "created_at",
-            "updated_at",
-        ]
+        # What the edit page sets (the form validates it), and what only the system sets.
         read_only_fields = ["baseline_run", "next_run_at", "created_at", "updated_at"]
+        fields = ["id", *EndpointForm.Meta.fields, "api_key_source", *read_only_fields]
 
 
 class PromptSetVersionSerializer(serializers.ModelSerializer):
