@@ -338,3 +338,19 @@ class ScanForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["threshold"].initial = settings.TAILWATCH_SCAN_THRESHOLD
+
+    def clean_corpus(self):
+        return self._within_upload_cap(self.cleaned_data["corpus"])
+
+    def clean_reference(self):
+        return self._within_upload_cap(self.cleaned_data["reference"])
+
+    @staticmethod
+    def _within_upload_cap(upload):
+        cap = settings.TAILWATCH_SCAN_MAX_UPLOAD_BYTES
+        if upload is not None and upload.size > cap:
+            raise forms.ValidationError(
+                f"The file is {upload.size:,} bytes, over the {cap:,} bytes an upload may be; "
+                "scan it with manage.py scan on the server."
+            )
+        return upload

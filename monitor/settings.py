@@ -317,6 +317,10 @@ TAILWATCH_RUN_LEASE_SECONDS = env_int("TAILWATCH_RUN_LEASE_SECONDS", 120)
 # Jaccard similarity of word shingles from which a document counts as a near-copy.
 TAILWATCH_SCAN_DIR = Path(os.environ.get("TAILWATCH_SCAN_DIR") or VAR_DIR / "scans")
 TAILWATCH_SCAN_THRESHOLD = float(os.environ.get("TAILWATCH_SCAN_THRESHOLD", "0.8"))
+# A corpus line longer than this is counted malformed and skipped, never held in memory; an
+# upload on the Scans page larger than this is refused (bigger corpora: manage.py scan).
+TAILWATCH_SCAN_MAX_LINE_BYTES = env_int("TAILWATCH_SCAN_MAX_LINE_BYTES", 1_000_000)
+TAILWATCH_SCAN_MAX_UPLOAD_BYTES = env_int("TAILWATCH_SCAN_MAX_UPLOAD_BYTES", 2 * 1024**3)
 # A finished run whose scoring or alert evaluation has not moved for this long lost its message
 # (broker outage, killed worker) and is queued again. Longer than scoring takes, queue included.
 TAILWATCH_STAGE_GRACE_SECONDS = env_int("TAILWATCH_STAGE_GRACE_SECONDS", 900)

@@ -38,6 +38,8 @@ CORPUS_METRICS = (
 # within-group metrics need more than one text.
 GROUP_SIZE = 10
 Z_95 = 1.959964
+# The bytes of an over-long line read at a time while skipping it.
+SKIPPED_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,14 @@ class Line:
     error: str = ""
 
 
-def read_lines(stream: BinaryIO) -> Iterator[Line]:
-    """Every non-blank line of a corpus, as a document or as a malformed line."""
+def read_lines(stream: BinaryIO, max_line_bytes: int) -> Iterator[Line]:
+    """Every non-blank line of a corpus, as a document or as a malformed line. A line longer
+    than ``max_line_bytes`` is malformed, and read past without being held."""
     jsonl = None
-    for number, raw in enumerate(stream, start=1):
+    for number, raw in enumerate(_raw_lines(stream, max_line_bytes), start=1):
+        if raw is None:
+            yield Line(number, b"", None, f"longer than {max_line_bytes} bytes")
+            continue
         try:
             decoded = raw.decode("utf-8").strip()
         except UnicodeDecodeError as exc:
@@ -67,16 +73,35 @@ def read_lines(stream: BinaryIO) -> Iterator[Line]:
         yield _parse(number, raw, decoded) if jsonl else Line(number, raw, decoded)
 
 
+def _raw_lines(stream: BinaryIO, max_line_bytes: int) -> Iterator[bytes | None]:
+    """The lines of ``stream`` as read, None for one longer than ``max_line_bytes`` (its
+    newline not counted)."""
+    while raw := stream.readline(max_line_bytes + 1):
+        if len(raw) <= max_line_bytes or raw.endswith(b"\n"):
+            yield raw
+            continue
+        while (rest := stream.readline(SKIPPED_BYTES)) and not rest.endswith(b"\n"):
+            pass
+        yield None
+
+
 def _parse(number: int, raw: bytes, decoded: str) -> Line:
     try:
         record = json.loads(decoded)
     except json.JSONDecodeError as exc:
         return Line(number, raw, None, f"not JSON: {exc.msg} (column {exc.colno})")
+    except RecursionError:
+        return Line(number, raw, None, "not JSON: nested too deeply")
     if not isinstance(record, dict):
         return Line(number, raw, None, "not a JSON object")
     text = record.get("text")
     if not isinstance(text, str):
         return Line(number, raw, None, 'no "text" string field')
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # An escaped lone surrogate (\ud800) decodes to a string no file or database takes.
+        return Line(number, raw, None, '"text" holds a lone surrogate')
     return Line(number, raw, text)
 
 

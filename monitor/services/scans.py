@@ -63,10 +63,13 @@ def scan_file(
     threshold = settings.TAILWATCH_SCAN_THRESHOLD if threshold is None else threshold
     provenance_index.catch_up()
     index = provenance_index.load_index(threshold)
+    max_line_bytes = settings.TAILWATCH_SCAN_MAX_LINE_BYTES
     profile = None
     if reference is not None:
         with open(reference, "rb") as stream:
-            profile = profile_reference(read_lines(stream), SAMPLE_SIZE, provenance_index.words)
+            profile = profile_reference(
+                read_lines(stream, max_line_bytes), SAMPLE_SIZE, provenance_index.words
+            )
     size = max(1, corpus.stat().st_size)
     with ExitStack() as files:
         stream = files.enter_context(open(corpus, "rb"))
@@ -80,7 +83,7 @@ def scan_file(
             if on_progress is not None:
                 on_progress(scan, min(1.0, stream.tell() / size))
 
-        scan_lines(read_lines(stream), scan, progress)
+        scan_lines(read_lines(stream, max_line_bytes), scan, progress)
     report = scan.summary()
     report["warning_signs"] = warning_signs(
         scan.reservoir.texts, profile.sample if profile else None

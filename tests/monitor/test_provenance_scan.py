@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from monitor.models import OutputIndexStats, OutputSignature
-from monitor.services import provenance_index, scans
+from monitor.services import corpus_signs, provenance_index, scans
 from tests.factories import english_texts, make_endpoint, make_finished_run, make_prompt_set
 
 pytestmark = pytest.mark.django_db
@@ -204,3 +204,51 @@ def test_a_line_of_plain_text_that_is_not_utf8_is_malformed(tmp_path):
 def test_the_scan_command_refuses_a_missing_corpus(tmp_path):
     with pytest.raises(CommandError, match="no file"):
         call_command("scan", str(tmp_path / "missing.jsonl"))
+
+
+def test_a_line_over_the_length_cap_is_malformed_and_skipped_unread(
+    settings, monkeypatch, tmp_path
+):
+    settings.TAILWATCH_SCAN_MAX_LINE_BYTES = 100
+    # Skipped a few bytes at a time, so the skip crosses many reads.
+    monkeypatch.setattr(corpus_signs, "SKIPPED_BYTES", 7)
+    at_cap = "word " * 19 + "last!"
+    lines = ["first document", "x" * 101, at_cap, "y" * 500, "after the long ones"]
+    (tmp_path / "corpus.txt").write_text("\n".join(lines) + "\n" + "z" * 101)
+
+    report = scans.scan_file(tmp_path / "corpus.txt", filtered=tmp_path / "kept.txt")
+
+    assert report["documents"] == 3
+    assert [row["line"] for row in report["malformed"]["lines"]] == [2, 4, 6]
+    assert report["malformed"]["lines"][0]["error"] == "longer than 100 bytes"
+    kept = (tmp_path / "kept.txt").read_text().splitlines()
+    assert kept == ["first document", at_cap, "after the long ones"]
+
+
+def test_deeply_nested_json_and_a_lone_surrogate_are_malformed_lines(tmp_path):
+    nested = '{"text": "x", "a": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    lines = ['{"text": "first document"}', nested, '{"text": "\\ud800 lone"}', '{"text": "last"}']
+    (tmp_path / "corpus.jsonl").write_text("\n".join(lines) + "\n")
+
+    call_command("scan", str(tmp_path / "corpus.jsonl"), "--json", str(tmp_path / "report.json"))
+
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["documents"] == 2
+    assert report["malformed"]["lines"] == [
+        {"line": 2, "error": "not JSON: nested too deeply"},
+        {"line": 3, "error": '"text" holds a lone surrogate'},
+    ]
+
+
+@pytest.mark.parametrize(
+    "option, path",
+    [("--filtered", "no-such-directory/kept.jsonl"), ("--json", "."), ("--json", "a/b.json")],
+)
+def test_the_scan_command_refuses_an_output_it_cannot_write_before_scanning(
+    monkeypatch, tmp_path, option, path
+):
+    (tmp_path / "corpus.txt").write_text("one document\n")
+    monkeypatch.setattr(scans, "scan_file", lambda *args: pytest.fail("scanned"))
+
+    with pytest.raises(CommandError, match=f"{option}: cannot write"):
+        call_command("scan", str(tmp_path / "corpus.txt"), option, str(tmp_path / path))

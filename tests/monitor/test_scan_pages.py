@@ -148,3 +148,27 @@ def test_a_scan_whose_worker_died_is_queued_again_then_given_up(
         assert tasks.dispatch_due_runs()["scans_requeued"] == []
     scan.refresh_from_db()
     assert scan.status == JobStatus.FAILED and "gave up" in scan.error
+
+
+def test_a_nested_or_surrogate_line_is_malformed_and_the_scan_succeeds(
+    user_client, django_capture_on_commit_callbacks
+):
+    nested = '{"text": "x", "a": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    lines = ['{"text": "one document"}', nested, '{"text": "\\ud800 lone"}']
+    upload(user_client, django_capture_on_commit_callbacks, lines)
+    scan = Scan.objects.get()
+
+    assert tasks.run_scan(scan.pk) == JobStatus.SUCCEEDED
+    page = user_client.get(scan.get_absolute_url()).content.decode()
+    assert "line 2: not JSON: nested too deeply" in page
+    assert "line 3: &quot;text&quot; holds a lone surrogate" in page
+
+
+def test_an_upload_over_the_size_cap_is_a_form_error(
+    settings, user_client, django_capture_on_commit_callbacks
+):
+    settings.TAILWATCH_SCAN_MAX_UPLOAD_BYTES = 10
+    response = upload(user_client, django_capture_on_commit_callbacks, ["eleven bytes"])
+    assert response.status_code == 200
+    assert "over the 10 bytes an upload may be" in response.content.decode()
+    assert not Scan.objects.exists()

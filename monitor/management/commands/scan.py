@@ -17,6 +17,15 @@ def threshold(value: str) -> float:
     return number
 
 
+def writable(name: str, path: Path) -> None:
+    """Raise CommandError unless ``path`` can be written (an existing file is left as it is)."""
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        raise CommandError(f"--{name}: cannot write {path}: {exc.strerror}") from exc
+
+
 class Command(BaseCommand):
     help = (
         "Scan CORPUS (JSONL with a text field, or one document a line) for near-copies of the "
@@ -43,6 +52,14 @@ class Command(BaseCommand):
                 raise CommandError(f"{name}: no file {options[name]}")
         filtered = options["filtered"]
         manifest = filtered.with_name(filtered.name + ".manifest.jsonl") if filtered else None
+        # Found out before the scan, not after it.
+        for name, path in (
+            ("json", options["json"]),
+            ("filtered", filtered),
+            ("filtered", manifest),
+        ):
+            if path is not None:
+                writable(name, path)
         with tqdm(total=100, desc="scanning", unit="%", file=self.stderr) as bar:
 
             def progress(corpus_scan, share: float) -> None:
