@@ -36,6 +36,8 @@ RARE_WORDS = (
     "loess mistral nacre oriel plinth quince rill sorrel tundra umber verjuice wold yarrow"
 ).split()
 WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]+")
+# A reply's tokens, as usage counts them and max_tokens limits them: its runs of non-space.
+REPLY_TOKEN = re.compile(r"\S+")
 
 
 def fake_reply(prompt: str, rng: random.Random) -> str:
@@ -155,6 +157,7 @@ class CompletionRequest:
     prompts: tuple[str, ...]
     n: int = 1
     stream: bool = False
+    max_tokens: int | None = None
 
     @property
     def is_chat(self) -> bool:
@@ -196,7 +199,29 @@ def parse_completion_request(path: str, raw_body: bytes) -> CompletionRequest:
         raise CompletionRequestError(
             400, "stream must be true or false", "invalid_type", param="stream"
         )
-    return CompletionRequest(path, body, prompts, n, stream)
+    return CompletionRequest(path, body, prompts, n, stream, _max_tokens(body))
+
+
+def _max_tokens(body: dict) -> int | None:
+    """The reply's length limit in tokens (words here), by its old name or its new one."""
+    for param in ("max_completion_tokens", "max_tokens"):
+        limit = body.get(param)
+        if limit is None:
+            continue
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise CompletionRequestError(
+                400, f"{param} must be a whole number, 1 or more", "invalid_type", param=param
+            )
+        return limit
+    return None
+
+
+def _within_limit(text: str, max_tokens: int | None) -> tuple[str, str]:
+    """The reply cut to ``max_tokens`` words, and its finish reason: "length" when cut."""
+    word_ends = [token.end() for token in REPLY_TOKEN.finditer(text)]
+    if max_tokens is None or len(word_ends) <= max_tokens:
+        return text, "stop"
+    return text[: word_ends[max_tokens - 1]], "length"
 
 
 def _chat_prompt(messages: object) -> str:
@@ -230,21 +255,23 @@ def _legacy_prompts(prompt: object) -> tuple[str, ...]:
 def completion(request: CompletionRequest, texts: list[str], rng: random.Random) -> FakeResponse:
     """The answer to ``request`` with one reply text a choice (``request.choice_prompts``
     order), as an OpenAI-compatible server gives it: one JSON body, or server-sent events."""
+    replies = [_within_limit(text, request.max_tokens) for text in texts]
+    texts = [text for text, _ in replies]
     if request.stream:
-        return _streamed_completion(request, texts, rng)
+        return _streamed_completion(request, replies, rng)
     if request.is_chat:
         choices: list[dict] = [
             {
                 "index": index,
                 "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
+                "finish_reason": finish,
             }
-            for index, text in enumerate(texts)
+            for index, (text, finish) in enumerate(replies)
         ]
     else:
         choices = [
-            {"index": index, "text": text, "logprobs": None, "finish_reason": "stop"}
-            for index, text in enumerate(texts)
+            {"index": index, "text": text, "logprobs": None, "finish_reason": finish}
+            for index, (text, finish) in enumerate(replies)
         ]
     prompt_tokens = sum(len(prompt.split()) for prompt in request.prompts)
     completion_tokens = sum(len(text.split()) for text in texts)
@@ -275,7 +302,7 @@ CHUNK_BOUNDARY = re.compile(r"(?<=\s)(?=\S)")
 
 
 def _streamed_completion(
-    request: CompletionRequest, texts: list[str], rng: random.Random
+    request: CompletionRequest, replies: list[tuple[str, str]], rng: random.Random
 ) -> FakeResponse:
     """Server-sent events in OpenAI's chunk shape, a word a chunk, each choice ended by a chunk
     with its finish reason, and the stream by ``data: [DONE]``."""
@@ -283,19 +310,19 @@ def _streamed_completion(
         request, rng, "chat.completion.chunk" if request.is_chat else "text_completion"
     )
     events = []
-    for index, text in enumerate(texts):
+    for index, (text, finish) in enumerate(replies):
         pieces = [piece for piece in CHUNK_BOUNDARY.split(text) if piece]
         if request.is_chat:
             deltas = [{"role": "assistant", "content": ""}]
             deltas += [{"content": piece} for piece in pieces]
             choices = [{"index": index, "delta": delta, "finish_reason": None} for delta in deltas]
-            choices.append({"index": index, "delta": {}, "finish_reason": "stop"})
+            choices.append({"index": index, "delta": {}, "finish_reason": finish})
         else:
             choices = [
                 {"index": index, "text": piece, "logprobs": None, "finish_reason": None}
                 for piece in pieces
             ]
-            choices.append({"index": index, "text": "", "logprobs": None, "finish_reason": "stop"})
+            choices.append({"index": index, "text": "", "logprobs": None, "finish_reason": finish})
         events += [json.dumps({**envelope, "choices": [choice]}) for choice in choices]
     body = "".join(f"data: {event}\n\n" for event in [*events, "[DONE]"])
     headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}

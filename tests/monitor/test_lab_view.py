@@ -335,3 +335,18 @@ def test_a_generation_trained_by_another_process_is_read_from_disk(client, monke
     monkeypatch.setattr(served_lab_service, "served_lab", lambda: Lab(SMALL_LAB_CONFIG, tmp_path))
     assert _chat(client, "lab-anchored-g1", "Where is Shanghai?").status_code == 200
     assert _chat(client, "lab-anchored-g2", "Where is Shanghai?").status_code == 503
+
+
+def test_max_tokens_cuts_the_reply_and_says_so_as_openai_does(client):
+    prompt = "Write a short story about a lighthouse."
+    whole = _chat(client, "lab-pure-g1", prompt, seed=5).json()["choices"][0]
+    cut = _chat(client, "lab-pure-g1", prompt, seed=5, max_tokens=3).json()["choices"][0]
+    assert whole["finish_reason"] == "stop" and len(whole["message"]["content"].split()) > 3
+    assert cut["message"]["content"] == " ".join(whole["message"]["content"].split()[:3])
+    assert cut["finish_reason"] == "length"
+    body = {"model": "lab-pure-g1", "prompt": prompt, "seed": 5, "max_tokens": 3, "stream": True}
+    events = _post(client, "/lab/v1/completions", body).content.decode().split("\n\n")
+    last = json.loads(events[-3].removeprefix("data: "))
+    assert last["choices"][0]["finish_reason"] == "length"
+    refused = _chat(client, "lab-pure-g1", prompt, max_tokens=0)
+    assert refused.status_code == 400 and _error(refused)["param"] == "max_tokens"
