@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers as fields
 from rest_framework import viewsets
 from rest_framework.exceptions import ValidationError
@@ -186,7 +186,12 @@ def _value(stored: dict) -> dict:
     return {key: stored.get(key) for key in ("value", "ci_low", "ci_high", "n")}
 
 
-@extend_schema(tags=["scans"], responses=OpenApiTypes.OBJECT)
+@extend_schema_view(
+    # Each scan is its report, as free-form as the command's --json (a page of them when listed).
+    list=extend_schema(operation_id="scans_list", responses=OpenApiTypes.OBJECT),
+    retrieve=extend_schema(responses=OpenApiTypes.OBJECT),
+)
+@extend_schema(tags=["scans"])
 class ScanViewSet(viewsets.ReadOnlyModelViewSet):
     """Provenance scans, newest first, each as ``manage.py scan --json`` writes it: its state,
     live counts and, once finished, its report (document texts are untrusted)."""
