@@ -144,6 +144,16 @@ def test_a_series_comes_as_json_or_csv_and_bad_ranges_are_400(api, scored):
     assert bad_start.status_code == 400 and "start" in bad_start.json()
 
 
+@pytest.mark.parametrize(
+    "name, moment", [("start", "0001-01-01T00:00:00+14:00"), ("end", "9999-12-31T23:59:59-14:00")]
+)
+def test_a_series_bound_beyond_the_years_utc_can_hold_is_400(api, scored, name, moment):
+    endpoint, _ = scored
+    url = f"/api/endpoints/{endpoint.pk}/series/"
+    refused = api.get(url, {"metric": "distinct_2", name: moment})
+    assert refused.status_code == 400 and "out of range" in str(refused.json()[name])
+
+
 def test_alerts_are_acknowledged_and_silenced_through_the_services(api, scored):
     endpoint, _ = scored
     alert = Alert.objects.create(
