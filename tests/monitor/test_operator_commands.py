@@ -133,6 +133,9 @@ def test_channels_refuse_a_bad_target_and_an_unknown_name():
         run("channels", "add", "ops", "--kind", "email", "--target", "not-an-address")
     with pytest.raises(CommandError, match="Enter an http:// or https:// URL"):
         run("channels", "add", "hook", "--kind", "webhook", "--target", "ftp://x")
+    with pytest.raises(CommandError, match="Remove the user name and password from the URL"):
+        run("channels", "add", "c3", "--kind", "webhook", "--target", "http://a@b/")
+    assert not Channel.objects.filter(name="c3").exists()
     with pytest.raises(CommandError, match="no channel named 'ops'"):
         run("channels", "test", "ops")
     assert not Channel.objects.exists()
