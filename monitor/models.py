@@ -165,14 +165,18 @@ def validate_outbound_url(value: str) -> None:
         raise ValidationError(f"{host} is {refusal}.")
 
 
+def validate_credential_free_url(value: str, instead: str = "") -> None:
+    """An outbound URL without a user name or password in it: they would be stored and shown in
+    the clear. ``instead`` says where credentials go."""
+    validate_outbound_url(value)
+    if "@" in urlsplit(value).netloc:
+        raise ValidationError(f"Remove the user name and password from the URL{instead}.")
+
+
 def validate_base_url(value: str) -> None:
     """A model server's API root: an outbound URL that names no credentials and has no query or
     fragment (the request path is this path and the API kind's)."""
-    validate_outbound_url(value)
-    if "@" in urlsplit(value).netloc:
-        raise ValidationError(
-            "Remove the user name and password from the URL; give the key as the API key."
-        )
+    validate_credential_free_url(value, instead="; give the key as the API key")
     if "?" in value or "#" in value:
         raise ValidationError("A base URL has no query (?) or fragment (#).")
 
@@ -758,7 +762,8 @@ class Channel(models.Model):
 
     def clean(self) -> None:
         if self.kind == ChannelKind.WEBHOOK:
-            validate_outbound_url(self.target)
+            # A query may carry the hook's token (Google Chat's do): only credentials are refused.
+            validate_credential_free_url(self.target)
         elif self.kind == ChannelKind.EMAIL:
             from django.core.validators import validate_email
 

@@ -7,6 +7,7 @@ from monitor.views import (
     alerts,
     compare,
     endpoints,
+    errors,
     health,
     lab,
     metrics,
@@ -15,6 +16,8 @@ from monitor.views import (
     runs,
     scans,
 )
+
+handler404 = errors.not_found
 
 urlpatterns = [
     path("", overview.endpoint_list, name="endpoint-list"),

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ValidationError
 
 from monitor.forms import is_id
+from monitor.moments import parse_moment
 
 
 def id_param(request, name: str) -> int | None:
@@ -35,9 +34,6 @@ def datetime_param(request, name: str) -> datetime | None:
     if value in (None, ""):
         return None
     try:
-        moment = parse_datetime(value)
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise ValidationError({name: "Give an ISO 8601 date and time, e.g. 2026-01-31T12:00Z."})
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
+        return parse_moment(value, naive_zone=UTC)
+    except ValueError as exc:
+        raise ValidationError({name: str(exc)}) from exc

@@ -245,16 +245,17 @@ class OpenAICompatibleClient:
     def complete(self, prompt: str) -> Completion | CompletionFailure:
         """Send one prompt, retrying transient failures; never raises for a bad endpoint."""
         outcome = self._request(self.request_body(prompt), choices=1)
-        return outcome if isinstance(outcome, CompletionFailure) else outcome[0]
+        return outcome if isinstance(outcome, CompletionFailure) else outcome.completions[0]
 
     def complete_samples(self, prompt: str, n: int) -> list[Completion | CompletionFailure]:
         """Up to ``n`` samples of ``prompt``: ``n`` choices of one request (OpenAI's ``n``) when
         the endpoint batches samples, one otherwise. A failed request is the outcome of every
         sample it asked for.
 
-        A server that gives fewer choices than asked, or refuses ``n`` (400, 422), gets fewer
-        outcomes back (none when refused): from then on this client asks for one sample a
-        request and says why in ``batch_fallback``; the caller asks again for the rest."""
+        A server that gives fewer usable choices than asked (none, or some that are not a
+        completion), or refuses ``n`` (400, 422), gets fewer outcomes back: the usable choices
+        only. From then on this client asks for one sample a request and says why in
+        ``batch_fallback``; the caller asks again for the rest."""
         if n == 1 or not self._batches_samples:
             return [self.complete(prompt)]
         outcome = self._request({**self.request_body(prompt), "n": n}, choices=n)
@@ -263,9 +264,10 @@ class OpenAICompatibleClient:
                 self._stop_batching(f"the endpoint refused n={n} ({outcome.message})")
                 return []
             return [outcome] * n
-        if len(outcome) < n:
-            self._stop_batching(f"asked for {n} samples in one request (n), got {len(outcome)}")
-        return outcome
+        if len(outcome.completions) < n:
+            got = f"asked for {n} samples in one request (n), got {len(outcome.completions)}"
+            self._stop_batching(got + (f" ({outcome.broken})" if outcome.broken else ""))
+        return outcome.completions
 
     def _stop_batching(self, reason: str) -> None:
         with self._fallback_lock:
@@ -276,7 +278,7 @@ class OpenAICompatibleClient:
                     "'batch samples' for this endpoint, or check that its server honours n."
                 )
 
-    def _request(self, body: dict, choices: int) -> list[Completion] | CompletionFailure:
+    def _request(self, body: dict, choices: int) -> Choices | CompletionFailure:
         """One request for up to ``choices`` choices, retrying transient failures."""
         started = time.monotonic()
         until = started + self.total_timeout
@@ -284,7 +286,7 @@ class OpenAICompatibleClient:
         while True:
             attempt += 1
             try:
-                replies = self._attempt(body, until, choices)
+                replies, broken = self._attempt(body, until, choices)
             except AttemptFailedError as failure:
                 wait, why_not = self._next_wait(failure, attempt, until)
                 if why_not is not None:
@@ -298,10 +300,11 @@ class OpenAICompatibleClient:
                 self._sleep(wait)
             else:
                 elapsed_ms = round((time.monotonic() - started) * 1000)
-                return [
+                completions = [
                     Completion(**fields, latency_ms=elapsed_ms, attempts=attempt)
                     for fields in replies
                 ]
+                return Choices(completions, broken)
 
     def _next_wait(
         self, failure: AttemptFailedError, attempt: int, until: float
@@ -320,9 +323,9 @@ class OpenAICompatibleClient:
             return 0.0, ""
         return wait, None
 
-    def _attempt(self, body: dict, until: float, choices: int) -> list[dict]:
-        """One request; the fields of each completion, or AttemptFailedError saying what went
-        wrong."""
+    def _attempt(self, body: dict, until: float, choices: int) -> tuple[list[dict], str]:
+        """One request; what ``_parse`` makes of its reply, or AttemptFailedError saying what
+        went wrong."""
         seconds = min(self.timeout, until - time.monotonic())
         try:
             with (
@@ -380,8 +383,12 @@ class OpenAICompatibleClient:
     def _preview(self, content: bytes) -> str:
         return self._untrusted(content[:200].decode("utf-8", errors="replace"))
 
-    def _parse(self, content: bytes, choices: int) -> list[dict]:
-        """The fields of the reply's first ``choices`` choices (at least one)."""
+    def _parse(self, content: bytes, choices: int) -> tuple[list[dict], str]:
+        """The fields of each usable choice among the reply's first ``choices``, and what is
+        wrong with the first broken one ("" if none is).
+
+        Asked for one choice, a reply without a usable one is a failure; asked for several, a
+        reply with fewer usable ones is not: the caller asks again for the missing samples."""
         # A garbled body is usually a broken proxy or server bug, not a passing hiccup: no retry.
         try:
             payload = json.loads(content)
@@ -392,22 +399,28 @@ class OpenAICompatibleClient:
                 retryable=False,
             ) from exc
         if not isinstance(payload, dict):
-            payload = {}  # reported below as a missing choices[0]
+            payload = {}  # no choices
         replies = payload.get("choices")
         if not isinstance(replies, list) or not replies:
-            replies = [None]  # reported below as a missing choices[0]
+            replies = [None]  # reported as a missing choices[0]
         usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
-        # Usage counts a request's completion tokens over all its choices: one choice's count
-        # is known only when there is one.
-        completion_tokens = _count(usage.get("completion_tokens")) if len(replies) == 1 else None
-        return [
-            {
-                **self._choice(choice, index, content),
-                "prompt_tokens": _count(usage.get("prompt_tokens")),
-                "completion_tokens": completion_tokens,
-            }
-            for index, choice in enumerate(replies[:choices])
-        ]
+        counts = {
+            "prompt_tokens": _count(usage.get("prompt_tokens")),
+            # Usage counts a request's completion tokens over all its choices: one choice's
+            # count is known only when there is one.
+            "completion_tokens": _count(usage.get("completion_tokens"))
+            if len(replies) == 1
+            else None,
+        }
+        if choices == 1:
+            return [{**self._choice(replies[0], 0, content), **counts}], ""
+        usable, problems = [], []
+        for index, choice in enumerate(replies[:choices]):
+            try:
+                usable.append({**self._choice(choice, index, content), **counts})
+            except AttemptFailedError as broken:
+                problems.append(broken.message)
+        return usable, (problems[0] if problems else "")
 
     def _choice(self, choice: object, index: int, content: bytes) -> dict:
         """The text and finish reason of choice ``index``."""
@@ -430,6 +443,14 @@ class OpenAICompatibleClient:
             "text": self._untrusted(text),
             "finish_reason": self._untrusted(str(choice.get("finish_reason") or "")),
         }
+
+
+@dataclass(frozen=True)
+class Choices:
+    """The usable choices of one reply, and what is wrong with its first broken one."""
+
+    completions: list[Completion]
+    broken: str
 
 
 def _decoded(content: bytes, encoding: str | None) -> str:

@@ -7,16 +7,16 @@ that says what to fix.
 
 from __future__ import annotations
 
-from datetime import datetime, time
+import argparse
+from datetime import datetime
 
 from django import forms
 from django.core.management.base import CommandError
 from django.db import models
 from django.forms.models import model_to_dict
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from monitor.models import Endpoint, PromptSet
+from monitor.moments import parse_moment
 
 
 def endpoint_named(name: str) -> Endpoint:
@@ -57,13 +57,7 @@ def save_with_form(form_class: type[forms.ModelForm], instance: models.Model, ch
 
 def moment(value: str) -> datetime:
     """An argparse type: an ISO 8601 date or date and time; without a zone, in TIME_ZONE."""
-    parsed = parse_datetime(value)
-    if parsed is None:
-        day = parse_date(value)
-        if day is None:
-            raise ValueError(value)
-        parsed = datetime.combine(day, time.min)
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
-
-
-moment.__name__ = "ISO 8601 date or time"  # what argparse names in "invalid … value"
+    try:
+        return parse_moment(value, dates=True)
+    except ValueError as exc:  # argparse shows an ArgumentTypeError's own message
+        raise argparse.ArgumentTypeError(str(exc)) from exc

@@ -144,6 +144,29 @@ def test_a_series_comes_as_json_or_csv_and_bad_ranges_are_400(api, scored):
     assert bad_start.status_code == 400 and "start" in bad_start.json()
 
 
+@pytest.mark.parametrize(
+    "path", ["/api/endpoints/99999999999999999999/", "/api/nothing-here/", "/api/runs/1/nope/"]
+)
+def test_a_path_no_api_route_matches_is_a_json_404(api, path):
+    missing = api.get(path)
+    assert missing.status_code == 404 and missing.json() == {"detail": "Not found."}
+
+
+def test_a_page_not_found_is_still_html(user_client):
+    missing = user_client.get("/nothing-here/")
+    assert missing.status_code == 404 and missing["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "name, moment", [("start", "0001-01-01T00:00:00+14:00"), ("end", "9999-12-31T23:59:59-14:00")]
+)
+def test_a_series_bound_beyond_the_years_utc_can_hold_is_400(api, scored, name, moment):
+    endpoint, _ = scored
+    url = f"/api/endpoints/{endpoint.pk}/series/"
+    refused = api.get(url, {"metric": "distinct_2", name: moment})
+    assert refused.status_code == 400 and "out of range" in str(refused.json()[name])
+
+
 def test_alerts_are_acknowledged_and_silenced_through_the_services(api, scored):
     endpoint, _ = scored
     alert = Alert.objects.create(

@@ -1,6 +1,7 @@
 """A prompt's samples asked for in one request (n) where the endpoint batches samples, one
 request per sample otherwise, and the fallback when a server gives fewer or refuses n."""
 
+import json
 import threading
 
 import pytest
@@ -82,6 +83,41 @@ def test_a_failed_batch_is_the_failure_of_every_sample_it_asked_for(fake_llm):
     assert [sample.kind for sample in samples] == ["HTTP 404"] * 3
     assert all(isinstance(sample, CompletionFailure) for sample in samples)
     assert client.batches_samples
+
+
+def _choices_body(*choices) -> bytes:
+    return json.dumps({"choices": list(choices)}).encode()
+
+
+def test_a_batch_keeps_its_good_choices_and_falls_back_for_the_broken_ones(fake_llm):
+    good = {"message": {"content": "Waves."}, "finish_reason": "stop"}
+    fake_llm.behaviour.malformed_next(1, _choices_body(good, {"message": 5}, None))
+    with _client(fake_llm) as client:
+        samples = client.complete_samples(PROMPT, 3)
+        assert [sample.text for sample in samples] == ["Waves."]
+        assert "asked for 3 samples in one request (n), got 1" in client.batch_fallback
+        assert "choices[1].message.content" in client.batch_fallback
+        assert isinstance(client.complete_samples(PROMPT, 3)[0], Completion)
+        assert fake_llm.behaviour.requests == 2
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"choices": []}', _choices_body(None, None), b"[]", b'{"choices": null}']
+)
+def test_a_batch_without_a_usable_choice_falls_back_rather_than_failing(fake_llm, body):
+    fake_llm.behaviour.malformed_next(1, body)
+    with _client(fake_llm) as client:
+        assert client.complete_samples(PROMPT, 3) == []
+        assert "asked for 3 samples in one request (n), got 0" in client.batch_fallback
+        assert isinstance(client.complete_samples(PROMPT, 3)[0], Completion)
+
+
+def test_a_single_sample_without_a_usable_choice_is_still_a_failure(fake_llm):
+    fake_llm.behaviour.malformed_next(1, b'{"choices": [{"message": 5}]}')
+    with _client(fake_llm) as client:
+        [sample] = client.complete_samples(PROMPT, 1)
+    assert isinstance(sample, CompletionFailure) and sample.kind == "malformed response"
+    assert client.batches_samples and client.batch_fallback == ""
 
 
 # Runs ------------------------------------------------------------------------------------------

@@ -214,7 +214,7 @@ def test_rescore_replaces_points_of_runs_since_a_date(settings, capsys):
     assert not MetricPoint.objects.filter(run=old).exists()
     assert MetricPoint.objects.filter(run=new, metric="distinct_2").exists()
     assert "Re-scored 1 of 1 runs." in capsys.readouterr().out
-    with pytest.raises(CommandError, match="--since wants a date"):
+    with pytest.raises(CommandError, match="--since: Give an ISO 8601 date"):
         call_command("rescore", "--since", "last tuesday")
 
 

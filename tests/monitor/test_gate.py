@@ -97,6 +97,19 @@ def test_gate_without_a_verdict_in_time_exits_2(watched, capsys):
     assert "sampling (0/" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    "option, value",
+    [("--timeout", "nan"), ("--timeout", "-1"), ("--timeout", "inf"), ("--poll", "nan"),
+     ("--poll", "0"), ("--poll", "inf")],
+)  # fmt: skip
+def test_gate_refuses_a_wait_that_is_no_number_of_seconds(watched, option, value):
+    _, new = watched
+    with pytest.raises(CommandError, match=f"{option} must be") as refused:
+        call_command("gate", "--endpoint", new.name, "--trigger", "--wait", option, value)
+    assert refused.value.returncode == 2
+    assert not Run.objects.filter(endpoint=new).exists()
+
+
 def test_api_token_prints_a_token_once_rotates_and_revokes(capsys):
     user = make_user("viewer", "ci")
     call_command("api_token", "--user", "ci")

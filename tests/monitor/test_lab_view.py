@@ -197,6 +197,14 @@ def test_one_model_is_described_and_an_unknown_one_is_a_404(client):
     assert unknown.status_code == 404 and _error(unknown)["code"] == "model_not_found"
 
 
+def test_a_path_no_lab_route_matches_is_a_404_like_openais(client):
+    headers = {"Authorization": f"Bearer {LAB_TOKEN}"}
+    for path in ("/lab/v1/models/a%2Fb", "/lab/v1/nothing-here"):
+        missing = client.get(path, headers=headers)
+        assert missing.status_code == 404 and missing["Content-Type"] == "application/json"
+        assert _error(missing)["code"] == "not_found"
+
+
 def test_the_models_need_the_token_and_a_get(client):
     assert client.get("/lab/v1/models").status_code == 401
     headers = {"Authorization": f"Bearer {LAB_TOKEN}"}

@@ -78,6 +78,17 @@ def test_a_webhook_to_a_metadata_or_link_local_address_is_refused(target):
         Channel(name="hook", kind=ChannelKind.WEBHOOK, target=target).full_clean()
 
 
+@pytest.mark.parametrize("target", ["http://a@b/", "https://user:secret@hooks.example.org/x"])
+def test_a_webhook_url_with_credentials_is_refused_as_a_base_url_is(target):
+    with pytest.raises(ValidationError, match="Remove the user name and password"):
+        Channel(name="hook", kind=ChannelKind.WEBHOOK, target=target).full_clean()
+
+
+def test_a_webhook_url_may_carry_its_token_in_the_query():
+    target = "https://chat.example.org/v1/spaces/x/messages?key=k&token=t"
+    Channel(name="hook", kind=ChannelKind.WEBHOOK, target=target).full_clean()
+
+
 def test_a_webhook_whose_name_resolves_to_a_metadata_address_is_never_sent(monkeypatch):
     monkeypatch.setattr(
         egress.socket,

@@ -133,6 +133,9 @@ def test_channels_refuse_a_bad_target_and_an_unknown_name():
         run("channels", "add", "ops", "--kind", "email", "--target", "not-an-address")
     with pytest.raises(CommandError, match="Enter an http:// or https:// URL"):
         run("channels", "add", "hook", "--kind", "webhook", "--target", "ftp://x")
+    with pytest.raises(CommandError, match="Remove the user name and password from the URL"):
+        run("channels", "add", "c3", "--kind", "webhook", "--target", "http://a@b/")
+    assert not Channel.objects.filter(name="c3").exists()
     with pytest.raises(CommandError, match="no channel named 'ops'"):
         run("channels", "test", "ops")
     assert not Channel.objects.exists()
@@ -200,6 +203,16 @@ def test_export_samples_writes_one_json_object_per_sample(scored):
     assert later == ""
 
 
+@pytest.mark.parametrize(
+    "flag, moment",
+    [("--since", "0001-01-01T00:00:00+14:00"), ("--until", "9999-12-31T23:59:59-14:00")],
+)
+def test_export_refuses_a_moment_beyond_the_years_utc_can_hold(scored, flag, moment):
+    for kind in ("samples", "series"):
+        with pytest.raises(CommandError, match=f"{flag}: .* is out of range: in UTC"):
+            run("export", kind, "--endpoint", "bot-v1", flag, moment)
+
+
 def test_export_series_writes_csv_of_the_points(scored, tmp_path):
     endpoint, runs = scored
     target = tmp_path / "series.csv"
@@ -213,7 +226,7 @@ def test_export_series_writes_csv_of_the_points(scored, tmp_path):
 
 
 def test_export_refuses_a_bad_range_metric_or_run(scored):
-    with pytest.raises(CommandError, match="invalid ISO 8601 date or time value"):
+    with pytest.raises(CommandError, match="--since: Give an ISO 8601 date or date and time"):
         run("export", "samples", "--since", "yesterday")
     with pytest.raises(CommandError, match="--since must be before --until"):
         run("export", "series", "--endpoint", "bot-v1", "--since", "2026-02-01",

@@ -2,6 +2,7 @@
 Exit status: 0 pass, 1 regression, 2 error (no such endpoint, the run failed, or no verdict
 within the timeout)."""
 
+import math
 import sys
 import time
 
@@ -38,8 +39,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        if options["poll"] <= 0:
-            raise CommandError("--poll must be more than 0 seconds", returncode=ERROR_EXIT)
+        # float() reads "nan" and "inf" too: neither is a time to wait.
+        if not (math.isfinite(options["poll"]) and options["poll"] > 0):
+            raise CommandError("--poll must be a number of seconds over 0", returncode=ERROR_EXIT)
+        if not (math.isfinite(options["timeout"]) and options["timeout"] >= 0):
+            raise CommandError("--timeout must be 0 seconds or more", returncode=ERROR_EXIT)
         endpoint = Endpoint.objects.filter(name=options["endpoint"]).first()
         if endpoint is None:
             raise CommandError(f"no endpoint named {options['endpoint']!r}", returncode=ERROR_EXIT)

@@ -1,24 +1,20 @@
 """Score finished runs again, e.g. after an evaluator changed: their points are replaced."""
 
-from datetime import datetime, time
+from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
 from monitor.models import SCORABLE_RUN_STATUSES, Run
+from monitor.moments import parse_moment
 from monitor.services import alerting, scoring
 
 
 def parse_since(value: str) -> datetime:
-    moment = parse_datetime(value)
-    if moment is None:
-        day = parse_date(value)
-        if day is None:
-            raise CommandError(f"--since wants a date or date-time, e.g. 2026-01-31, not {value!r}")
-        moment = datetime.combine(day, time.min)
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+    try:
+        return parse_moment(value, naive_zone=UTC, dates=True)
+    except ValueError as exc:
+        raise CommandError(f"--since: {exc}") from exc
 
 
 class Command(BaseCommand):
