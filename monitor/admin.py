@@ -50,6 +50,11 @@ class EndpointAdmin(admin.ModelAdmin):
         ]
         return [*fields, "baseline_run", "baseline_endpoint", "baseline_window"]
 
+    def get_form(self, request, obj=None, **kwargs):
+        # The form decides what the user's role may set (a key variable: admins only).
+        form = super().get_form(request, obj, **kwargs)
+        return type(form.__name__, (form,), {"user": request.user})
+
     @admin.display(description="API key")
     def save_model(self, request, obj: Endpoint, form, change: bool) -> None:
         save_endpoint(obj)

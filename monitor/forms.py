@@ -3,7 +3,6 @@
 import json
 import math
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
@@ -21,6 +20,7 @@ from monitor.models import (
     PromptSet,
     RuleKind,
     Severity,
+    url_origin,
     validate_one_line,
 )
 from monitor.selectors.compare import COMPARE_BY
@@ -68,13 +68,16 @@ def check_extra_params(value, depth: int = 1) -> None:
             check_extra_params(item, depth + 1)
 
 
-def _origin(url: str) -> tuple[str, str | None, int | None]:
-    """(scheme, host, port): the server a URL's requests go to."""
-    parts = urlsplit(url)
-    return parts.scheme, parts.hostname, parts.port
+# Who may have an endpoint send an operator's key from the environment: the variable is the
+# operator's, so an editor naming it could send the key to any server.
+BIND_KEY_VARIABLE = "monitor.bind_key_variable"
 
 
 class EndpointForm(forms.ModelForm):
+    """``user`` is who submits it: the pages and the API pass theirs; ``None`` is the operator
+    at the command line, trusted as an admin."""
+
+    user = None
     api_key = forms.CharField(
         required=False,
         strip=True,
@@ -109,8 +112,10 @@ class EndpointForm(forms.ModelForm):
             "enabled",
         ]
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if user is not None:
+            self.user = user
         # The admin shows a user who may only view an endpoint a form without its fields.
         if "prompt_set" in self.fields:
             self.fields["prompt_set"].queryset = PromptSet.objects.all()
@@ -145,7 +150,33 @@ class EndpointForm(forms.ModelForm):
                 "The stored key is sent only to the server it was given for: enter it again "
                 "for the new base URL, or remove it.",
             )
+        self._check_key_variable(cleaned)
         return cleaned
+
+    def may_bind_key_variable(self) -> bool:
+        return self.user is None or self.user.has_perm(BIND_KEY_VARIABLE)
+
+    def _check_key_variable(self, cleaned: dict) -> None:
+        """Only an admin names a key variable or points one at another server; an editor may
+        remove one. The key follows no edit to a server it was not bound to."""
+        variable = cleaned.get("api_key_env")
+        if not variable or self.may_bind_key_variable():
+            return
+        if variable != self.instance.api_key_env:
+            self.add_error(
+                "api_key_env",
+                "Only an admin may name a key variable: it holds the operator's key, which "
+                "would be sent to this endpoint's server.",
+            )
+        elif "base_url" in cleaned and url_origin(cleaned["base_url"]) != (
+            self.instance.api_key_origin
+        ):
+            self.add_error(
+                "base_url",
+                f"The key from ${variable} is sent only to {self.instance.api_key_origin}, the "
+                "server it was bound to: an admin may bind it to the new base URL, or remove "
+                "the variable name.",
+            )
 
     def _would_send_the_stored_key_elsewhere(self, cleaned: dict) -> bool:
         """Whether the edit points a stored key at another server: whoever may edit an endpoint
@@ -155,7 +186,7 @@ class EndpointForm(forms.ModelForm):
             return False
         if cleaned.get("api_key_env") or "base_url" not in cleaned:
             return False
-        return _origin(cleaned["base_url"]) != _origin(self.instance.base_url)
+        return url_origin(cleaned["base_url"]) != url_origin(self.instance.base_url)
 
     def save(self, commit: bool = True) -> Endpoint:
         endpoint = super().save(commit=False)
@@ -163,6 +194,8 @@ class EndpointForm(forms.ModelForm):
             endpoint.set_api_key(self.cleaned_data["api_key"])
         elif self.cleaned_data.get("clear_api_key") or self.cleaned_data.get("api_key_env"):
             endpoint.set_api_key("")
+        if endpoint.api_key_env and self.may_bind_key_variable():
+            endpoint.bind_api_key()
         if "interval_minutes" in self.changed_data and endpoint.pk:
             # A new interval counts from the last run, not from a time planned under the old one.
             last_run = endpoint.last_run

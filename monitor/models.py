@@ -196,6 +196,13 @@ def validate_api_key_env(value: str) -> None:
         )
 
 
+def url_origin(url: str) -> str:
+    """The server a URL's requests go to, as scheme://host[:port]."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port is not None else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}"
+
+
 MAX_INTERVAL_MINUTES = 365 * 24 * 60
 
 
@@ -237,6 +244,13 @@ class Endpoint(models.Model):
         validators=[validate_api_key_env],
         help_text="Or: the name of an environment variable that holds the API key on the "
         "workers, starting with TAILWATCH_KEY_ (the TAILWATCH_KEY_ENV_PREFIX setting).",
+    )
+    api_key_origin = models.CharField(
+        max_length=600,
+        blank=True,
+        editable=False,
+        help_text="The server (scheme://host:port) the API key was given for: stored or read "
+        "from the environment, the key is sent to no other.",
     )
     temperature = models.FloatField(
         default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)]
@@ -320,10 +334,27 @@ class Endpoint(models.Model):
 
     class Meta:
         ordering = ["model_family", "version_label", "name"]
-        permissions = [("run_endpoint", "Can run an endpoint now and test its connection")]
+        permissions = [
+            ("run_endpoint", "Can run an endpoint now and test its connection"),
+            (
+                "bind_key_variable",
+                "Can have an endpoint send the API key held in a TAILWATCH_KEY_ variable",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        # A key is bound to the server it is first saved with; an endpoint without one has none.
+        if not (self.api_key_env or self.api_key_encrypted):
+            self.api_key_origin = ""
+        elif not self.api_key_origin:
+            self.api_key_origin = url_origin(self.base_url)
+        update_fields = kwargs.get("update_fields")
+        if update_fields and "api_key_origin" not in update_fields:
+            kwargs["update_fields"] = [*update_fields, "api_key_origin"]
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("endpoint-detail", args=[self.pk])
@@ -340,10 +371,26 @@ class Endpoint(models.Model):
 
     # API key: written once, never shown again -----------------------------------------------
     def set_api_key(self, raw_key: str) -> None:
+        """Store ``raw_key`` for the server of the current base URL ("": remove the stored key)."""
         self.api_key_encrypted = crypto.encrypt(raw_key) if raw_key else ""
+        if raw_key:
+            self.bind_api_key()
+
+    def bind_api_key(self) -> None:
+        """Send the key to the server of the current base URL, and to no other."""
+        self.api_key_origin = url_origin(self.base_url)
 
     def get_api_key(self) -> str:
-        """The key to send, or "" for endpoints that need none."""
+        """The key to send, or "" for endpoints that need none. A key is sent only to the server
+        it was bound to: whoever may edit the base URL must not receive the key by moving it."""
+        if (self.api_key_env or self.api_key_encrypted) and (
+            url_origin(self.base_url) != self.api_key_origin
+        ):
+            raise ApiKeyUnavailableError(
+                f"the API key is bound to {self.api_key_origin or 'no server'}, not to "
+                f"{url_origin(self.base_url)}: enter the key again for the new base URL "
+                "(a key variable: an admin sets it again)"
+            )
         if self.api_key_env:
             if not is_key_variable(self.api_key_env):
                 raise ApiKeyUnavailableError(

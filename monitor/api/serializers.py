@@ -44,11 +44,14 @@ class FormValidatedSerializer(serializers.ModelSerializer):
         # A new object starts from the model's defaults, as the page's empty form does.
         data = model_to_dict(self.instance or self.Meta.model(), fields=fields)
         data.update(attrs)
-        form = self.form_class(data=data, instance=self.instance)
+        form = self.form_class(data=data, instance=self.instance, **self.form_kwargs())
         if not form.is_valid():
             raise serializers.ValidationError(form_errors(form))
         self._form = form
         return attrs
+
+    def form_kwargs(self) -> dict:
+        return {}
 
     def create(self, validated_data: dict):
         return self._form.save()
@@ -76,6 +79,10 @@ class EndpointSerializer(FormValidatedSerializer):
         # What the edit page sets (the form validates it), and what only the system sets.
         read_only_fields = ["baseline_run", "next_run_at", "created_at", "updated_at"]
         fields = ["id", *EndpointForm.Meta.fields, "api_key_source", *read_only_fields]
+
+    def form_kwargs(self) -> dict:
+        # The form decides what the caller's role may set (a key variable: admins only).
+        return {"user": self.context["request"].user}
 
 
 class PromptSetVersionSerializer(serializers.ModelSerializer):

@@ -50,7 +50,7 @@ def endpoint_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _endpoint_form(request: HttpRequest, endpoint: Endpoint | None) -> HttpResponse:
-    form = EndpointForm(request.POST or None, instance=endpoint)
+    form = EndpointForm(request.POST or None, instance=endpoint, user=request.user)
     if request.method == "POST" and form.is_valid():
         endpoint = form.save()
         messages.success(request, f"Saved {endpoint.name}.")
