@@ -55,10 +55,10 @@ class EndpointAdmin(admin.ModelAdmin):
         form = super().get_form(request, obj, **kwargs)
         return type(form.__name__, (form,), {"user": request.user})
 
-    @admin.display(description="API key")
     def save_model(self, request, obj: Endpoint, form, change: bool) -> None:
         save_endpoint(obj)
 
+    @admin.display(description="API key")
     def api_key_source(self, obj: Endpoint) -> str:
         return obj.api_key_source
 
