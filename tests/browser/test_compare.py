@@ -81,6 +81,7 @@ def test_two_runs_compare_by_id_and_bad_choices_say_why(page, scenario, enqueued
     expect(page.get_by_role("alert")).to_have_text("No run #999999.")
 
 
+@pytest.mark.console_allows("status of 429 (Too Many Requests)")
 def test_a_test_refused_while_the_queue_is_full_says_why_and_can_be_asked_again(
     page, scenario, enqueued, settings
 ):
