@@ -324,6 +324,9 @@ TAILWATCH_SCAN_MAX_UPLOAD_BYTES = env_int("TAILWATCH_SCAN_MAX_UPLOAD_BYTES", 2 *
 # A finished run whose scoring or alert evaluation has not moved for this long lost its message
 # (broker outage, killed worker) and is queued again. Longer than scoring takes, queue included.
 TAILWATCH_STAGE_GRACE_SECONDS = env_int("TAILWATCH_STAGE_GRACE_SECONDS", 900)
+# The compare page's significance tests waiting for or running on a scoring worker at once, at
+# most: each takes a worker as long as scoring a run does, so more would hold up scoring.
+TAILWATCH_MAX_ACTIVE_COMPARISONS = env_int("TAILWATCH_MAX_ACTIVE_COMPARISONS", 4)
 # /healthz says not ok (503) once any of these, in seconds, is passed: since the dispatcher's last
 # tick (or since an enabled endpoint was due and not scheduled); a run queued, or sampling with
 # its lease lapsed, with no worker on it; a finished run still unscored (recovery has had two

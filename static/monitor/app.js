@@ -44,6 +44,45 @@
     });
   }
 
+  // A test not yet asked for is asked for (a POST, CSRF-protected) before it is polled. While the
+  // scoring queue holds as many tests as allowed the answer is 429: show why, and let the user
+  // ask again.
+  async function requestTest(table) {
+    const refused = document.getElementById("test-refused");
+    let response;
+    try {
+      response = await fetch(table.dataset.testsUrl, {
+        method: "POST",
+        headers: { Accept: "application/json", "X-CSRFToken": table.dataset.csrfToken },
+      });
+    } catch (error) {
+      response = null;
+    }
+    if (response && response.ok) {
+      if (refused) refused.hidden = true;
+      pollTests(table);
+      return;
+    }
+    let message = "The significance test could not be asked for: try again.";
+    if (response) {
+      try {
+        message = (await response.json()).error || message;
+      } catch (error) {
+        // not JSON: keep the generic message
+      }
+    }
+    const status = document.getElementById("test-status");
+    if (status) status.textContent = "";
+    table.querySelectorAll("td[data-test-metric]").forEach(function (cell) {
+      cell.textContent = "not tested";
+    });
+    if (refused) {
+      refused.querySelector(".message").textContent = message;
+      refused.querySelector(".retry").hidden = response !== null && response.status === 400;
+      refused.hidden = false;
+    }
+  }
+
   function pollTests(table) {
     const status = document.getElementById("test-status");
     const timer = setInterval(async function () {
@@ -69,6 +108,14 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-progress-url]").forEach(watch);
-    document.querySelectorAll("table[data-tests-url]").forEach(pollTests);
+    document.querySelectorAll("table[data-tests-url]").forEach(function (table) {
+      if ("requestTest" in table.dataset) {
+        requestTest(table);
+        const retry = document.querySelector("#test-refused .retry");
+        if (retry) retry.addEventListener("click", function () { requestTest(table); });
+      } else {
+        pollTests(table);
+      }
+    });
   });
 })();

@@ -73,8 +73,29 @@ def test_two_runs_compare_by_id_and_bad_choices_say_why(page, scenario, enqueued
     a, b = scenario.collapsed_runs[0], scenario.collapsed_runs[-1]
     page.goto(f"/compare/?by=run&a={a.pk}&b={b.pk}")
     expect(page.locator("#compare-title")).to_contain_text(f"run #{a.pk}")
+    expect(page.locator("#test-status")).to_contain_text("Testing")  # asked for by the page
     work_through_comparisons(enqueued)
     page.locator("tr[data-metric=distinct_2_matched] .test .significant").wait_for()
 
     page.goto("/compare/?by=run&a=999999&b=1")
     expect(page.get_by_role("alert")).to_have_text("No run #999999.")
+
+
+@pytest.mark.console_allows("status of 429 (Too Many Requests)")
+def test_a_test_refused_while_the_queue_is_full_says_why_and_can_be_asked_again(
+    page, scenario, enqueued, settings
+):
+    settings.TAILWATCH_MAX_ACTIVE_COMPARISONS = 0
+    a, b = scenario.healthy_runs[-1], scenario.collapsed_runs[-1]
+    page.goto(f"/compare/?by=run&a={a.pk}&b={b.pk}")
+    refused = page.locator("#test-refused")
+    expect(refused).to_contain_text("the most allowed at once: try again in a few minutes.")
+    expect(page.locator("tr[data-metric=distinct_2_matched] .test")).to_have_text("not tested")
+    assert enqueued == []
+
+    settings.TAILWATCH_MAX_ACTIVE_COMPARISONS = 4
+    refused.get_by_role("button", name="Try again").click()
+    expect(refused).to_be_hidden()
+    expect(page.locator("#test-status")).to_contain_text("Testing")
+    work_through_comparisons(enqueued)
+    page.locator("tr[data-metric=distinct_2_matched] .test .significant").wait_for()

@@ -1,4 +1,4 @@
-"""The compare page's significance test on a real worker: the page queues it, a scoring worker
+"""The compare page's significance test on a real worker: the page asks for it, a scoring worker
 computes it, and the page then shows the p-values."""
 
 import pytest
@@ -22,6 +22,9 @@ def test_a_worker_computes_the_compare_pages_test_and_the_page_shows_its_p_value
     client.force_login(make_user("viewer"))
     url = f"{reverse('compare')}?by=endpoint&a={family.healthy.pk}&b={family.collapsed.pk}"
     assert "testing…" in client.get(url).content.decode()
+    # What the page's script does once it opens: ask for the test.
+    a, b = family.healthy_runs[-1], family.collapsed_runs[-1]
+    assert client.post(reverse("compare-tests", args=[a.pk, b.pk])).json()["status"] == "queued"
     celery_processes.worker(**FAST_WORKER)
 
     def p_values_shown():

@@ -119,3 +119,30 @@ def test_a_result_stands_even_from_a_worker_whose_lease_lapsed_but_not_its_failu
     result = {"distinct_2_matched": {"p_value": 0.001, "significant": True}}
     finished = comparison_jobs.finish(slow, "slow worker", result=result)
     assert finished.status == JobStatus.SUCCEEDED and finished.result == result
+
+
+def test_a_run_is_not_tested_against_itself(runs):
+    with pytest.raises(comparison_jobs.NotComparable, match="against itself"):
+        comparison_jobs.request(runs[0], runs[0])
+    assert not Comparison.objects.exists()
+
+
+def test_no_more_tests_than_the_cap_wait_or_run_and_a_retry_counts_too(
+    runs, settings, enqueued, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.TAILWATCH_MAX_ACTIVE_COMPARISONS = 1
+    first, second = runs
+    with django_capture_on_commit_callbacks(execute=True):
+        held = comparison_jobs.request(first, second)
+    with pytest.raises(comparison_jobs.TooManyTests, match="1 significance tests"):
+        comparison_jobs.request(second, first)
+    assert comparison_jobs.request(first, second) == held  # stored: answered as it stands
+
+    monkeypatch.setattr(comparison, "significance", lambda *args: 1 / 0)
+    assert tasks.compare_runs(held.pk) == JobStatus.FAILED
+    with django_capture_on_commit_callbacks(execute=True):
+        other = comparison_jobs.request(second, first)  # the failed one holds no worker
+    held.refresh_from_db()
+    with pytest.raises(comparison_jobs.TooManyTests):
+        comparison_jobs.retry(held)
+    assert enqueued == [(queue.COMPARE_RUNS, [held.pk]), (queue.COMPARE_RUNS, [other.pk])]

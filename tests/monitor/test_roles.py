@@ -59,7 +59,7 @@ PAGES = {
     "run-progress": Page({"GET": VIEWER}, {"pk": "run"}),
     "run-pin-baseline": Page({"POST": EDITOR}, {"pk": "run"}),
     "compare": Page({"GET": VIEWER}),
-    "compare-tests": Page({"GET": VIEWER}, {"a": "run", "b": "later run"}),
+    "compare-tests": Page({"GET": VIEWER, "POST": VIEWER}, {"a": "run", "b": "later run"}),
     "compare-tests-retry": Page({"POST": VIEWER}, {"a": "run", "b": "later run"}),
     "alert-list": Page({"GET": VIEWER}),
     "alert-acknowledge": Page({"POST": EDITOR}, {"pk": "alert"}),
