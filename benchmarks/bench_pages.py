@@ -64,6 +64,8 @@ def setup_django(database_url: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    # Pages name static files as production does (hashed, from the manifest collectstatic writes).
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 def copy_rows(table: str, columns: list[str], rows) -> None:
@@ -173,6 +175,7 @@ def generate() -> None:
                     "",
                     0,
                     latencies,
+                    "",
                 )
             )
             for metric, level in levels.items():
@@ -209,6 +212,7 @@ def generate() -> None:
                 "stage_error",
                 "stage_requeues",
                 "latency_histogram",
+                "sampling_note",
             ],
             runs,
         )
