@@ -130,7 +130,8 @@ def test_a_reply_with_unstorable_characters_is_stored_cleaned(fake_llm):
 
 def test_a_reply_over_the_size_cap_is_a_failed_sample(fake_llm, settings):
     settings.TAILWATCH_MAX_REPLY_BYTES = 2000
-    fake_llm.behaviour.reply = lambda prompt, rng: "word " * (1000 if "1" in prompt else 10)
+    # Over the cap within the endpoint's max_tokens (256), which the fake honours.
+    fake_llm.behaviour.reply = lambda prompt, rng: "longword " * (250 if "1" in prompt else 10)
     run = sampling.sample_run(sampling.start_run(make_endpoint(fake_llm.url, concurrency=1)).pk)
     too_large = Sample.objects.filter(run=run, error_kind="reply too large")
     assert too_large.exists() and all(sample.text == "" for sample in too_large)
